@@ -6,9 +6,42 @@ Every module here is generated from a chapter of the course; its header names th
 """
 
 from .patch_embed import to_2tuple, check_images, PatchEmbed
+from .trace import ShapeRow, record, recording, scope, format_rows
+from .tokens import prepend_class_token, add_pos_embed, sincos_pos_embed
+from .heads import split_heads, fuse_qkv
+from .sdpa import explicit_attention
+from .attention import merge_heads, Attention
+from .norm import NORM_EPS, LayerNorm
+from .mlp import Mlp
+from .block import Block
+from .pool import GLOBAL_POOLS, pool_tokens
+from .model import POS_EMBEDS, ViTConfig, VisionTransformer, shape_trace
 
 __all__ = [
     "to_2tuple",
     "check_images",
     "PatchEmbed",
+    "ShapeRow",
+    "record",
+    "recording",
+    "scope",
+    "format_rows",
+    "prepend_class_token",
+    "add_pos_embed",
+    "sincos_pos_embed",
+    "split_heads",
+    "fuse_qkv",
+    "explicit_attention",
+    "merge_heads",
+    "Attention",
+    "NORM_EPS",
+    "LayerNorm",
+    "Mlp",
+    "Block",
+    "GLOBAL_POOLS",
+    "pool_tokens",
+    "POS_EMBEDS",
+    "ViTConfig",
+    "VisionTransformer",
+    "shape_trace",
 ]

@@ -1,0 +1,29 @@
+# Generated from chapters/04_attention_scores.md by tools/literate.py.
+# Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
+
+# --- chapters/04_attention_scores.md, cell 2 ---
+"""Scaled dot-product attention, written out: scores, softmax, weighted sum of values.
+
+Shapes: N batch, h heads, T tokens, d_h head width.
+"""
+
+import torch
+from torch import nn
+
+from vit_lib.trace import record
+
+
+# --- chapters/04_attention_scores.md, cell 3 ---
+def explicit_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_drop: nn.Module | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """softmax(q kᵀ / sqrt(d_h)) v for (N, h, T, d_h) inputs; returns (output, weights).
+
+    The weights (N, h, T, T) are returned before dropout, so rows sum to 1.
+    """
+    head_dim = q.shape[-1]
+    scale = head_dim ** -0.5                                          # 1 / sqrt(d_h)
+    scores = record(7, "scores", (q * scale) @ k.transpose(-2, -1))   # (N, h, T, T)
+    weights = record(8, "softmax", scores.softmax(dim=-1))            # (N, h, T, T)
+    dropped = attn_drop(weights) if attn_drop is not None else weights
+    return dropped @ v, weights                                       # (N, h, T, d_h)
