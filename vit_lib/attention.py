@@ -1,7 +1,7 @@
 # Generated from chapters/05_merge_heads.md by tools/literate.py.
 # Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
 
-# --- chapters/05_merge_heads.md, cell 2 ---
+# --- chapters/05_merge_heads.md, cell 10 ---
 """Multi-head self-attention: merge heads back and project to D; one class, explicit or fused.
 
 Shapes: N batch, T tokens, D width, h heads, d_h head width, h*d_h the inner width.
@@ -16,15 +16,21 @@ from vit_lib.sdpa import explicit_attention
 from vit_lib.trace import record
 
 
-# --- chapters/05_merge_heads.md, cell 3 ---
+# --- chapters/05_merge_heads.md, cell 11 ---
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
-    """(N, h, T, d_h) -> (N, T, h*d_h). Transpose first: a bare view would mix tokens across heads."""
+    """(N, h, T, d_h) -> (N, T, h*d_h). Transpose first: a bare view would mix tokens across heads.
+
+    Args:
+        x: per-head outputs (N, h, T, d_h); may be non-contiguous.
+    """
+    if x.ndim != 4:
+        raise ValueError(f"expected (N, h, T, d_h), got {x.ndim}-D shape {tuple(x.shape)}")
     batch, heads, tokens, head_dim = x.shape
     x = x.transpose(1, 2)                                  # (N, T, h, d_h), not contiguous
     return x.reshape(batch, tokens, heads * head_dim)      # (N, T, h*d_h), copies when it must
 
 
-# --- chapters/05_merge_heads.md, cell 4 ---
+# --- chapters/05_merge_heads.md, cell 31 ---
 class Attention(nn.Module):
     """Multi-head self-attention over (N, T, D) tokens, with timm's parameter names.
 
@@ -53,6 +59,8 @@ class Attention(nn.Module):
         fused_attn: bool = True,
     ) -> None:
         super().__init__()
+        if num_heads < 1:
+            raise ValueError(f"num_heads must be at least 1, got {num_heads}")
         if head_dim is None:
             if dim % num_heads:
                 raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}; pass head_dim explicitly")
@@ -65,10 +73,14 @@ class Attention(nn.Module):
         self.proj = nn.Linear(inner, dim)
         self.proj_drop = nn.Dropout(proj_drop)
 
-    def forward(self, x: torch.Tensor, return_attention: bool = False):
+    def forward(
+        self, x: torch.Tensor, return_attention: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """(N, T, D) -> (N, T, D); with `return_attention`, also the (N, h, T, T) weights."""
-        if x.ndim != 3 or x.shape[-1] != self.dim:
-            raise ValueError(f"Attention expects (N, T, {self.dim}) tokens, got shape {tuple(x.shape)}")
+        if x.ndim != 3:
+            raise ValueError(f"Attention expects 3-D tokens (N, T, {self.dim}), got {x.ndim}-D shape {tuple(x.shape)}")
+        if x.shape[-1] != self.dim:
+            raise ValueError(f"Attention expects token width {self.dim}, got {x.shape[-1]} (input shape {tuple(x.shape)})")
         q, k, v = self.qkv(x).chunk(3, dim=-1)          # each (N, T, h*d_h)
         record(5, "q, k, v (each)", q)
         q, k, v = (split_heads(t, self.num_heads) for t in (q, k, v))  # each (N, h, T, d_h)

@@ -1,7 +1,7 @@
 # Generated from chapters/08_encoder.md by tools/literate.py.
 # Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
 
-# --- chapters/08_encoder.md, cell 2 ---
+# --- chapters/08_encoder.md, cell 6 ---
 """The pre-norm encoder block: x + attn(norm1(x)), then x + mlp(norm2(x)).
 
 Shapes: N batch, T tokens, D width, h heads.
@@ -16,7 +16,7 @@ from vit_lib.norm import NORM_EPS, LayerNorm
 from vit_lib.trace import record
 
 
-# --- chapters/08_encoder.md, cell 3 ---
+# --- chapters/08_encoder.md, cell 7 ---
 class Block(nn.Module):
     """One Transformer encoder block, (N, T, D) -> (N, T, D).
 

@@ -1,7 +1,7 @@
 # Generated from chapters/07_ffn.md by tools/literate.py.
 # Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
 
-# --- chapters/07_ffn.md, cell 2 ---
+# --- chapters/07_ffn.md, cell 12 ---
 """The feed-forward network: D -> D_ff -> GELU -> dropout -> D -> dropout, applied to each token.
 
 Shapes: N batch, T tokens, D width, D_ff hidden width.
@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 
-# --- chapters/07_ffn.md, cell 3 ---
+# --- chapters/07_ffn.md, cell 13 ---
 class Mlp(nn.Module):
     """Two Linear layers with a GELU between, timm's names (`fc1`, `act`, `drop1`, `fc2`, `drop2`).
 

@@ -1,7 +1,7 @@
 # Generated from chapters/10_model.md by tools/literate.py.
 # Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
 
-# --- chapters/10_model.md, cell 2 ---
+# --- chapters/10_model.md, cell 6 ---
 """The whole Vision Transformer: configuration, model and a live shape trace.
 
 Shapes: N batch, C/H/W image, P patch, T tokens, D width, h heads, d_h head width, K classes.
@@ -22,7 +22,7 @@ from vit_lib.trace import ShapeRow, format_rows, record, recording, scope
 POS_EMBEDS = ("learned", "sincos")
 
 
-# --- chapters/10_model.md, cell 3 ---
+# --- chapters/10_model.md, cell 7 ---
 @dataclass
 class ViTConfig:
     """Hyper-parameters of a ViT, in timm's vocabulary. Defaults are ViT-B/16 at 224 pixels."""
@@ -77,7 +77,7 @@ class ViTConfig:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
 
-# --- chapters/10_model.md, cell 4 ---
+# --- chapters/10_model.md, cell 11 ---
 class VisionTransformer(nn.Module):
     """A ViT with timm's module and parameter names, so timm weights load by name.
 
@@ -175,7 +175,7 @@ class VisionTransformer(nn.Module):
         return maps
 
 
-# --- chapters/10_model.md, cell 5 ---
+# --- chapters/10_model.md, cell 16 ---
 def shape_trace(model: VisionTransformer, x: torch.Tensor, show: bool = True) -> list[ShapeRow]:
     """Run `x` through `model` on the explicit attention path and return every stage's shape.
 

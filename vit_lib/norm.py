@@ -1,7 +1,7 @@
 # Generated from chapters/06_layernorm.md by tools/literate.py.
 # Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
 
-# --- chapters/06_layernorm.md, cell 2 ---
+# --- chapters/06_layernorm.md, cell 8 ---
 """LayerNorm with the ViT's epsilon.
 
 Shapes: N batch, T tokens, D width; each token is normalised over its D features.
@@ -12,7 +12,7 @@ from torch import nn
 NORM_EPS = 1e-6  # timm's and the original ViT's epsilon; PyTorch's own default is 1e-5
 
 
-# --- chapters/06_layernorm.md, cell 3 ---
+# --- chapters/06_layernorm.md, cell 10 ---
 class LayerNorm(nn.LayerNorm):
     """`nn.LayerNorm` over the last axis with eps = 1e-6 unless told otherwise."""
 

@@ -1,7 +1,7 @@
 # Generated from chapters/09_pool_head.md by tools/literate.py.
 # Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
 
-# --- chapters/09_pool_head.md, cell 2 ---
+# --- chapters/09_pool_head.md, cell 12 ---
 """Pooling the token sequence into one vector per image, the way timm does.
 
 Shapes: N batch, T tokens, D width.
@@ -12,7 +12,7 @@ import torch
 GLOBAL_POOLS = ("token", "avg")
 
 
-# --- chapters/09_pool_head.md, cell 3 ---
+# --- chapters/09_pool_head.md, cell 13 ---
 def pool_tokens(x: torch.Tensor, global_pool: str, num_prefix_tokens: int = 1) -> torch.Tensor:
     """(N, T, D) -> (N, D): the class token ('token') or the mean of the patch tokens ('avg').
 

@@ -1,7 +1,7 @@
 # Generated from chapters/04_attention_scores.md by tools/literate.py.
 # Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
 
-# --- chapters/04_attention_scores.md, cell 2 ---
+# --- chapters/04_attention_scores.md, cell 21 ---
 """Scaled dot-product attention, written out: scores, softmax, weighted sum of values.
 
 Shapes: N batch, h heads, T tokens, d_h head width.
@@ -13,13 +13,20 @@ from torch import nn
 from vit_lib.trace import record
 
 
-# --- chapters/04_attention_scores.md, cell 3 ---
+# --- chapters/04_attention_scores.md, cell 22 ---
 def explicit_attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_drop: nn.Module | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """softmax(q kᵀ / sqrt(d_h)) v for (N, h, T, d_h) inputs; returns (output, weights).
 
     The weights (N, h, T, T) are returned before dropout, so rows sum to 1.
+
+    Args:
+        q: queries (N, h, T, d_h).
+        k: keys (N, h, T, d_h).
+        v: values (N, h, T, d_h).
+        attn_drop: optional module (e.g. `nn.Dropout`) applied to the weights before they
+            multiply the values.
     """
     head_dim = q.shape[-1]
     scale = head_dim ** -0.5                                          # 1 / sqrt(d_h)

@@ -1,7 +1,7 @@
 # Generated from chapters/02_tokens.md by tools/literate.py.
 # Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
 
-# --- chapters/02_tokens.md, cell 2 ---
+# --- chapters/02_tokens.md, cell 8 ---
 """Class token and position embeddings: (N, T-1, D) patch tokens -> (N, T, D) tokens with positions.
 
 Shapes: N batch, T tokens (patches + class token), D width; the patch grid is H/P x W/P.
@@ -12,18 +12,32 @@ import torch
 from vit_lib.trace import record
 
 
-# --- chapters/02_tokens.md, cell 3 ---
+# --- chapters/02_tokens.md, cell 10 ---
 def prepend_class_token(tokens: torch.Tensor, cls_token: torch.Tensor) -> torch.Tensor:
-    """Put the learned (1, 1, D) class token in front of every sequence: (N, T-1, D) -> (N, T, D)."""
+    """Put the learned class token in front of every sequence: (N, T-1, D) -> (N, T, D).
+
+    Args:
+        tokens: patch tokens, shape (N, T-1, D).
+        cls_token: the learned class token, shape (1, 1, D), shared by all N sequences.
+    """
+    if tokens.ndim != 3:
+        raise ValueError(f"expected patch tokens of shape (N, T-1, D), got {tokens.ndim}-D shape {tuple(tokens.shape)}")
     if cls_token.shape != (1, 1, tokens.shape[-1]):
         raise ValueError(f"cls_token must have shape (1, 1, {tokens.shape[-1]}), got {tuple(cls_token.shape)}")
     cls = cls_token.expand(tokens.shape[0], -1, -1)    # (N, 1, D), a view, no copy
     return record(3, "class token", torch.cat([cls, tokens], dim=1))  # (N, T, D)
 
 
-# --- chapters/02_tokens.md, cell 4 ---
+# --- chapters/02_tokens.md, cell 21 ---
 def add_pos_embed(tokens: torch.Tensor, pos_embed: torch.Tensor) -> torch.Tensor:
-    """Add one position vector per token; (1, T, D) broadcasts over the batch."""
+    """Add one position vector per token; a (1, T, D) table broadcasts over the batch.
+
+    Args:
+        tokens: tokens with the class token already in front, shape (N, T, D).
+        pos_embed: position table, shape (1, T, D): one row per token, the class token's included.
+    """
+    if pos_embed.ndim != 3:
+        raise ValueError(f"pos_embed must have shape (1, T, D), got {pos_embed.ndim}-D shape {tuple(pos_embed.shape)}")
     if pos_embed.shape[1:] != tokens.shape[1:]:
         raise ValueError(
             f"pos_embed has {pos_embed.shape[1]} positions of width {pos_embed.shape[2]}, but the sequence "
@@ -32,7 +46,7 @@ def add_pos_embed(tokens: torch.Tensor, pos_embed: torch.Tensor) -> torch.Tensor
     return record(4, "positional embedding", tokens + pos_embed)  # (N, T, D)
 
 
-# --- chapters/02_tokens.md, cell 5 ---
+# --- chapters/02_tokens.md, cell 28 ---
 def sincos_pos_embed(
     grid_size: tuple[int, int], dim: int, num_prefix_tokens: int = 1, temperature: float = 10000.0
 ) -> torch.Tensor:
@@ -40,6 +54,12 @@ def sincos_pos_embed(
 
     A quarter of the D features encodes the row with sines, a quarter with cosines, and the
     other half does the same for the column, at geometrically spaced frequencies.
+
+    Args:
+        grid_size: the patch grid (H', W') = (H/P, W/P); patches are numbered row by row.
+        dim: token width D; must be divisible by 4.
+        num_prefix_tokens: tokens in front of the patches (the class token), given zero rows.
+        temperature: the base of the geometric frequency spacing (10000 as in the Transformer).
     """
     if dim % 4:
         raise ValueError(f"2-D sin-cos positions need a width divisible by 4, got {dim}")
