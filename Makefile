@@ -8,12 +8,19 @@ STAMP   := $(VENV)/.installed
 MATHJAX := book/_static/mathjax/tex-chtml.js
 MATHJAX_VERSION := 3.2.2
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# The site tests drive Debian's Chromium (never a browser downloaded by `playwright install`).
+# A CJK font makes the Chinese of the glossary legible in the screenshots.
+CHROMIUM := /usr/bin/chromium
+BROWSER_PACKAGES := chromium fonts-wqy-zenhei
 
-.PHONY: help setup book test export execute check lab clean distclean
+.PHONY: help setup book test export execute check lab clean distclean browser site-test
 
 help:
 	@echo "make book      set up, then build the site into _build/html"
-	@echo "make test      set up, then run the whole suite (sync gates, pytest, nbval, site build)"
+	@echo "make test      set up, then run the whole suite (sync gates, pytest, nbval, site build, site tests)"
+	@echo "               (SKIP_BROWSER=1: without Chromium; the link check still runs)"
+	@echo "make site-test test the built site in a headless browser, and its links (after make book)"
+	@echo "make browser   install Debian's Chromium for the site tests (as root, with apt)"
 	@echo "make export    chapters/*.md -> vit_lib/"
 	@echo "make execute   re-run the chapters into their executed twins book/*.ipynb (CHAPTERS=01 for one)"
 	@echo "make lab       JupyterLab with jupytext: open chapters/*.md as notebooks"
@@ -41,17 +48,38 @@ execute: export
 	$(PY) tools/literate.py execute $(CHAPTERS)
 
 book: setup
-	$(VENV)/bin/jupyter-book build . -n -W --keep-going
+	$(VENV)/bin/jupyter-book build . --all -n -W --keep-going
 	@echo "site: _build/html/index.html"
 
 check: setup
 	$(PY) tools/literate.py check-export
 	$(PY) tools/literate.py check-twins
 
-test: check
-	$(PY) -m pytest tests
+# Sync gates, unit tests, nbval on the twins, the site build, then the built site itself.
+test: check $(if $(SKIP_BROWSER),,browser)
+	$(PY) -m pytest tests --ignore=tests/website
 	$(PY) -m pytest --nbval book/ --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 	$(MAKE) book
+	$(MAKE) site-test
+
+# Every page of _build/html in headless Chromium, served on 127.0.0.1: no console errors, no
+# failed or external requests, images loaded, math typeset, search works; plus an offline
+# check of every internal link. Screenshots go to _build/screenshots/.
+site-test: setup
+	SITE_TESTS_REQUIRED=1 SKIP_BROWSER=$(SKIP_BROWSER) $(PY) -m pytest tests/website -p no:cacheprovider
+
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing $(BROWSER_PACKAGES) with apt-get (once)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES); \
+	else \
+		echo "The site tests need Chromium at $(CHROMIUM). Install it, e.g." ; \
+		echo "  sudo apt-get install $(BROWSER_PACKAGES)"; \
+		echo "or run the suite without the browser tests: make test SKIP_BROWSER=1"; \
+		exit 1; \
+	fi
 
 lab: setup
 	$(VENV)/bin/jupyter lab $(LAB_ROOT) chapters/

@@ -8,7 +8,7 @@ Every module here is generated from a chapter of the course; its header names th
 from .patch_embed import to_2tuple, check_images, PatchEmbed
 from .trace import ShapeRow, record, recording, scope, format_rows
 from .tokens import prepend_class_token, add_pos_embed, sincos_pos_embed
-from .heads import split_heads, fuse_qkv
+from .heads import fuse_qkv, split_heads
 from .sdpa import explicit_attention
 from .attention import merge_heads, Attention
 from .norm import NORM_EPS, LayerNorm
@@ -16,6 +16,11 @@ from .mlp import Mlp
 from .block import Block
 from .pool import GLOBAL_POOLS, pool_tokens
 from .model import POS_EMBEDS, ViTConfig, VisionTransformer, shape_trace
+from .timm_compat import TIMM_INSTALL, UnsupportedOptionError, unsupported_timm_options, config_from_timm, load_exact, from_timm, timm_kwargs, to_timm, our_stages, timm_stages, compare_stages
+from .data import DIGITS_CLASSES, DIGITS_MAX_VALUE, FASHION_MNIST_DIR, FASHION_MNIST_FILES, FASHION_MNIST_CLASSES, IDX_DTYPES, Split, DataSplits, stratified_split, load_digits, read_idx, find_fashion_mnist, load_fashion_mnist, load_dataset, Transform, Normalize, Resize, RandomShift, RandomHorizontalFlip, Compose
+from .train import TrainConfig, parameter_groups, WarmupCosine, History, distributed_context, epoch_seed, predict, shift_images, Trainer, build_parser, main
+from .inspect import stack_maps, check_grid, cls_attention, patch_map_to_pixels, attention_rollout, rollout_cls_map, pos_embed_similarity
+from .exercises import CheckResult, check_patchify, check_prepend_cls, check_pos_embed_shape, check_split_heads, check_attention, check_merge_heads, check_layer_norm, check_mlp_dropout, check_pool, check_num_tokens, check_param_count
 
 __all__ = [
     "to_2tuple",
@@ -29,8 +34,8 @@ __all__ = [
     "prepend_class_token",
     "add_pos_embed",
     "sincos_pos_embed",
-    "split_heads",
     "fuse_qkv",
+    "split_heads",
     "explicit_attention",
     "merge_heads",
     "Attention",
@@ -44,4 +49,65 @@ __all__ = [
     "ViTConfig",
     "VisionTransformer",
     "shape_trace",
+    "TIMM_INSTALL",
+    "UnsupportedOptionError",
+    "unsupported_timm_options",
+    "config_from_timm",
+    "load_exact",
+    "from_timm",
+    "timm_kwargs",
+    "to_timm",
+    "our_stages",
+    "timm_stages",
+    "compare_stages",
+    "DIGITS_CLASSES",
+    "DIGITS_MAX_VALUE",
+    "FASHION_MNIST_DIR",
+    "FASHION_MNIST_FILES",
+    "FASHION_MNIST_CLASSES",
+    "IDX_DTYPES",
+    "Split",
+    "DataSplits",
+    "stratified_split",
+    "load_digits",
+    "read_idx",
+    "find_fashion_mnist",
+    "load_fashion_mnist",
+    "load_dataset",
+    "Transform",
+    "Normalize",
+    "Resize",
+    "RandomShift",
+    "RandomHorizontalFlip",
+    "Compose",
+    "TrainConfig",
+    "parameter_groups",
+    "WarmupCosine",
+    "History",
+    "distributed_context",
+    "epoch_seed",
+    "predict",
+    "shift_images",
+    "Trainer",
+    "build_parser",
+    "main",
+    "stack_maps",
+    "check_grid",
+    "cls_attention",
+    "patch_map_to_pixels",
+    "attention_rollout",
+    "rollout_cls_map",
+    "pos_embed_similarity",
+    "CheckResult",
+    "check_patchify",
+    "check_prepend_cls",
+    "check_pos_embed_shape",
+    "check_split_heads",
+    "check_attention",
+    "check_merge_heads",
+    "check_layer_norm",
+    "check_mlp_dropout",
+    "check_pool",
+    "check_num_tokens",
+    "check_param_count",
 ]

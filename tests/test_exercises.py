@@ -1,0 +1,547 @@
+"""The exercise checkers (vit_lib.exercises, chapters/90_checkers.md).
+
+Every checker must accept a right solution and reject each known wrong one with the hint that
+names that mistake. The solutions below are written the way a learner would write them,
+independently of the checkers' own reference code.
+"""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import vit_lib
+from vit_lib import exercises as ex
+
+
+# ------------------------------------------------------------------ learner solutions: patches
+def patchify(images, patch_size):
+    n, c, h, w = images.shape
+    p = patch_size
+    x = images.reshape(n, c, h // p, p, w // p, p).permute(0, 2, 4, 1, 3, 5)
+    return x.reshape(n, (h // p) * (w // p), c * p * p)
+
+
+def patchify_unfold(images, patch_size):
+    return F.unfold(images, kernel_size=patch_size, stride=patch_size).transpose(1, 2)
+
+
+def patchify_conv(images, patch_size):
+    c, p = images.shape[1], patch_size
+    conv = nn.Conv2d(c, c * p * p, kernel_size=p, stride=p, bias=False).double()
+    with torch.no_grad():
+        conv.weight.copy_(torch.eye(c * p * p, dtype=torch.float64).reshape(c * p * p, c, p, p))
+        return conv(images).flatten(2).transpose(1, 2)
+
+
+def patchify_reshape_only(images, patch_size):
+    n, c, h, w = images.shape
+    return images.reshape(n, (h // patch_size) * (w // patch_size), c * patch_size**2)
+
+
+def patchify_channels_last(images, patch_size):
+    n, c, h, w = images.shape
+    p = patch_size
+    x = images.permute(0, 2, 3, 1).reshape(n, h // p, p, w // p, p, c).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(n, -1, p * p * c)
+
+
+def patchify_column_major(images, patch_size):
+    n, c, h, w = images.shape
+    p = patch_size
+    x = images.reshape(n, c, h // p, p, w // p, p).permute(0, 4, 2, 1, 3, 5)
+    return x.reshape(n, -1, c * p * p)
+
+
+def patchify_unfold_no_transpose(images, patch_size):
+    return F.unfold(images, kernel_size=patch_size, stride=patch_size)
+
+
+def patchify_square_only(images, patch_size):
+    n, c, h, _ = images.shape
+    g = h // patch_size
+    x = images.reshape(n, c, g, patch_size, g, patch_size).permute(0, 2, 4, 1, 3, 5)
+    return x.reshape(n, g * g, -1)
+
+
+# ------------------------------------------------------------------ class token, positions
+def prepend_cls(tokens, cls_token):
+    return torch.cat([cls_token.expand(tokens.shape[0], -1, -1), tokens], dim=1)
+
+
+def prepend_cls_repeat(tokens, cls_token):
+    return torch.cat([cls_token.repeat(tokens.shape[0], 1, 1), tokens], dim=1)
+
+
+def prepend_cls_no_expand(tokens, cls_token):
+    return torch.cat([cls_token, tokens], dim=1)
+
+
+def append_cls(tokens, cls_token):
+    return torch.cat([tokens, cls_token.expand(tokens.shape[0], -1, -1)], dim=1)
+
+
+def add_cls(tokens, cls_token):
+    return tokens + cls_token
+
+
+def prepend_cls_in_place(tokens, cls_token):
+    tokens[:, 0] = 0.0
+    return torch.cat([cls_token.expand(tokens.shape[0], -1, -1), tokens], dim=1)
+
+
+def make_pos_embed(num_patches, embed_dim):
+    return nn.Parameter(torch.randn(1, num_patches + 1, embed_dim) * 0.02)
+
+
+def make_pos_embed_patches_only(num_patches, embed_dim):
+    return nn.Parameter(torch.zeros(1, num_patches, embed_dim))
+
+
+def make_pos_embed_no_batch(num_patches, embed_dim):
+    return nn.Parameter(torch.zeros(num_patches + 1, embed_dim))
+
+
+# ------------------------------------------------------------------ heads
+def split_heads(x, num_heads):
+    n, t, inner = x.shape
+    return x.view(n, t, num_heads, inner // num_heads).transpose(1, 2)
+
+
+def split_heads_view_only(x, num_heads):
+    n, t, inner = x.shape
+    return x.view(n, num_heads, t, inner // num_heads)
+
+
+def split_heads_interleaved(x, num_heads):
+    n, t, inner = x.shape
+    return x.view(n, t, inner // num_heads, num_heads).permute(0, 3, 1, 2)
+
+
+def split_heads_no_transpose(x, num_heads):
+    n, t, inner = x.shape
+    return x.view(n, t, num_heads, inner // num_heads)
+
+
+def split_heads_fixed_width(x, num_heads):
+    n, t, _ = x.shape
+    return x.view(n, t, num_heads, 4).transpose(1, 2)   # d_h hard-coded
+
+
+def merge_heads(x):
+    n, h, t, d = x.shape
+    return x.transpose(1, 2).reshape(n, t, h * d)
+
+
+def merge_heads_contiguous_view(x):
+    n, h, t, d = x.shape
+    return x.transpose(1, 2).contiguous().view(n, t, h * d)
+
+
+def merge_heads_view_only(x):
+    n, h, t, d = x.shape
+    return x.view(n, t, h * d)
+
+
+def merge_heads_view_after_transpose(x):
+    n, h, t, d = x.shape
+    return x.transpose(1, 2).view(n, t, h * d)
+
+
+def merge_heads_interleaved(x):
+    n, h, t, d = x.shape
+    return x.permute(0, 2, 3, 1).reshape(n, t, h * d)
+
+
+# ------------------------------------------------------------------ attention
+def attention(q, k, v):
+    weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
+    return weights @ v
+
+
+def attention_with_weights(q, k, v):
+    weights = torch.softmax(q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5, dim=-1)
+    return weights @ v, weights
+
+
+def attention_sdpa(q, k, v):
+    return F.scaled_dot_product_attention(q, k, v)
+
+
+def _scaled(scale, dim=-1):
+    def attention_variant(q, k, v):
+        return torch.softmax(q @ k.transpose(-2, -1) * scale(q.shape[-1]), dim=dim) @ v
+
+    return attention_variant
+
+
+def attention_naive_softmax(q, k, v):
+    scores = q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5
+    weights = scores.exp() / scores.exp().sum(dim=-1, keepdim=True)
+    return weights @ v
+
+
+def attention_returns_weights(q, k, v):
+    return torch.softmax(q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5, dim=-1)
+
+
+def attention_k_not_transposed(q, k, v):
+    return torch.softmax(q @ k * q.shape[-1] ** -0.5, dim=-1) @ v
+
+
+# ------------------------------------------------------------------ layer norm
+def layer_norm(x, weight, bias):
+    mean = x.mean(-1, keepdim=True)
+    var = ((x - mean) ** 2).mean(-1, keepdim=True)
+    return (x - mean) / torch.sqrt(var + 1e-6) * weight + bias
+
+
+def layer_norm_functional(x, weight, bias):
+    return F.layer_norm(x, x.shape[-1:], weight, bias, eps=1e-6)
+
+
+def layer_norm_float32(x, weight, bias):
+    return F.layer_norm(x.float(), x.shape[-1:], weight.float(), bias.float(), eps=1e-6)
+
+
+def layer_norm_module_default(x, weight, bias):
+    norm = nn.LayerNorm(x.shape[-1]).double()
+    with torch.no_grad():
+        norm.weight.copy_(weight)
+        norm.bias.copy_(bias)
+        return norm(x)
+
+
+def layer_norm_unbiased(x, weight, bias):
+    mean = x.mean(-1, keepdim=True)
+    return (x - mean) / torch.sqrt(x.var(-1, keepdim=True) + 1e-6) * weight + bias
+
+
+def layer_norm_eps_outside(x, weight, bias):
+    mean = x.mean(-1, keepdim=True)
+    return (x - mean) / (x.std(-1, keepdim=True, unbiased=False) + 1e-6) * weight + bias
+
+
+def layer_norm_tokens_axis(x, weight, bias):
+    mean = x.mean(1, keepdim=True)
+    var = x.var(1, keepdim=True, unbiased=False)
+    return (x - mean) / torch.sqrt(var + 1e-6) * weight + bias
+
+
+def layer_norm_no_affine(x, weight, bias):
+    return F.layer_norm(x, x.shape[-1:], eps=1e-6)
+
+
+def layer_norm_in_place(x, weight, bias):
+    x -= x.mean(-1, keepdim=True)
+    return x / torch.sqrt((x**2).mean(-1, keepdim=True) + 1e-6) * weight + bias
+
+
+# ------------------------------------------------------------------ MLP factories
+class MlpRight(nn.Module):
+    def __init__(self, in_features, hidden_features, *, drop=0.0):
+        super().__init__()
+        self.fc1 = nn.Linear(in_features, hidden_features)
+        self.act = nn.GELU()
+        self.drop1 = nn.Dropout(drop)
+        self.fc2 = nn.Linear(hidden_features, in_features)
+        self.drop2 = nn.Dropout(drop)
+
+    def forward(self, x):
+        return self.drop2(self.fc2(self.drop1(self.act(self.fc1(x)))))
+
+
+def make_mlp_sequential(in_features, hidden_features, drop=0.0):
+    return nn.Sequential(
+        nn.Linear(in_features, hidden_features), nn.GELU(), nn.Dropout(drop),
+        nn.Linear(hidden_features, in_features), nn.Dropout(drop),
+    )
+
+
+def make_mlp_default_dropout(in_features, hidden_features, drop=0.0):
+    return nn.Sequential(
+        nn.Linear(in_features, hidden_features), nn.GELU(), nn.Dropout(),
+        nn.Linear(hidden_features, in_features), nn.Dropout(),
+    )
+
+
+def make_mlp_relu(in_features, hidden_features, drop=0.0):
+    return nn.Sequential(
+        nn.Linear(in_features, hidden_features), nn.ReLU(), nn.Dropout(drop),
+        nn.Linear(hidden_features, in_features), nn.Dropout(drop),
+    )
+
+
+def make_mlp_tanh_gelu(in_features, hidden_features, drop=0.0):
+    return nn.Sequential(
+        nn.Linear(in_features, hidden_features), nn.GELU(approximate="tanh"), nn.Dropout(drop),
+        nn.Linear(hidden_features, in_features), nn.Dropout(drop),
+    )
+
+
+def make_mlp_no_second_dropout(in_features, hidden_features, drop=0.0):
+    return nn.Sequential(
+        nn.Linear(in_features, hidden_features), nn.GELU(), nn.Dropout(drop),
+        nn.Linear(hidden_features, in_features),
+    )
+
+
+def make_mlp_no_first_dropout(in_features, hidden_features, drop=0.0):
+    return nn.Sequential(
+        nn.Linear(in_features, hidden_features), nn.GELU(),
+        nn.Linear(hidden_features, in_features), nn.Dropout(drop),
+    )
+
+
+def make_mlp_wrong_width(in_features, hidden_features, drop=0.0):
+    return nn.Sequential(
+        nn.Linear(in_features, 4 * in_features), nn.GELU(), nn.Dropout(drop),
+        nn.Linear(4 * in_features, in_features), nn.Dropout(drop),
+    )
+
+
+class MlpFunctionalDropout(MlpRight):
+    """F.dropout without training=self.training: drops in eval mode too."""
+
+    def __init__(self, in_features, hidden_features, *, drop=0.0):
+        super().__init__(in_features, hidden_features, drop=drop)
+        self.p = drop
+
+    def forward(self, x):
+        x = F.dropout(self.act(self.fc1(x)), self.p)
+        return F.dropout(self.fc2(x), self.p)
+
+
+class MlpDropoutBeforeGelu(MlpRight):
+    def forward(self, x):
+        return self.drop2(self.fc2(self.act(self.drop1(self.fc1(x)))))
+
+
+# ------------------------------------------------------------------ pooling, counts
+def pool(x, global_pool):
+    return x[:, 0] if global_pool == "token" else x[:, 1:].mean(dim=1)
+
+
+def pool_avg_with_cls(x, global_pool):
+    return x[:, 0] if global_pool == "token" else x.mean(dim=1)
+
+
+def pool_last_token(x, global_pool):
+    return x[:, -1] if global_pool == "token" else x[:, 1:].mean(dim=1)
+
+
+def pool_keepdim(x, global_pool):
+    return x[:, :1] if global_pool == "token" else x[:, 1:].mean(dim=1, keepdim=True)
+
+
+def pool_sum(x, global_pool):
+    return x[:, 0] if global_pool == "token" else x[:, 1:].sum(dim=1)
+
+
+def num_tokens(img_size, patch_size, class_token=True):
+    return (img_size // patch_size) ** 2 + int(class_token)
+
+
+def num_tokens_no_cls(img_size, patch_size, class_token=True):
+    return (img_size // patch_size) ** 2
+
+
+def num_tokens_float(img_size, patch_size, class_token=True):
+    return (img_size / patch_size) ** 2 + int(class_token)
+
+
+def num_tokens_1d(img_size, patch_size, class_token=True):
+    return img_size // patch_size + int(class_token)
+
+
+def num_tokens_no_flag(img_size, patch_size):
+    return (img_size // patch_size) ** 2 + 1
+
+
+def num_tokens_always_cls(img_size, patch_size, class_token=True):
+    return (img_size // patch_size) ** 2 + 1
+
+
+def _count(*, img_size, patch_size, in_chans, embed_dim, depth, num_heads, head_dim, mlp_hidden, num_classes,
+           inner=None, bias=True, cls_pos=True, norms=True, final_norm=True):
+    d, b = embed_dim, int(bias)
+    inner = num_heads * head_dim if inner is None else inner
+    t = (img_size // patch_size) ** 2 + int(cls_pos)
+    block = (4 * d if norms else 0) + (3 * inner * d + 3 * inner * b) + (inner * d + d * b) \
+        + (d * mlp_hidden + mlp_hidden * b) + (mlp_hidden * d + d * b)
+    return (d * in_chans * patch_size**2 + d * b + d + t * d + depth * block
+            + (2 * d if final_norm else 0) + d * num_classes + num_classes * b)
+
+
+def param_count(**sizes):
+    return _count(**sizes)
+
+
+def param_count_by_building(*, img_size, patch_size, in_chans, embed_dim, depth, num_heads, head_dim,
+                            mlp_hidden, num_classes):
+    model = vit_lib.VisionTransformer(
+        img_size=img_size, patch_size=patch_size, in_chans=in_chans, embed_dim=embed_dim, depth=depth,
+        num_heads=num_heads, head_dim=head_dim, mlp_ratio=mlp_hidden / embed_dim, num_classes=num_classes,
+    )
+    return sum(p.numel() for p in model.parameters())
+
+
+RIGHT = [
+    (ex.check_patchify, patchify),
+    (ex.check_patchify, patchify_unfold),
+    (ex.check_patchify, patchify_conv),
+    (ex.check_prepend_cls, prepend_cls),
+    (ex.check_prepend_cls, prepend_cls_repeat),
+    (ex.check_prepend_cls, vit_lib.prepend_class_token),
+    (ex.check_pos_embed_shape, make_pos_embed),
+    (ex.check_pos_embed_shape, lambda n, d: vit_lib.sincos_pos_embed((n, 1), 4 * d)[..., :d]),
+    (ex.check_split_heads, split_heads),
+    (ex.check_split_heads, vit_lib.split_heads),
+    (ex.check_attention, attention),
+    (ex.check_attention, attention_with_weights),
+    (ex.check_attention, attention_sdpa),
+    (ex.check_attention, vit_lib.explicit_attention),
+    (ex.check_merge_heads, merge_heads),
+    (ex.check_merge_heads, merge_heads_contiguous_view),
+    (ex.check_merge_heads, vit_lib.merge_heads),
+    (ex.check_layer_norm, layer_norm),
+    (ex.check_layer_norm, layer_norm_functional),
+    (ex.check_layer_norm, layer_norm_float32),
+    (ex.check_mlp_dropout, MlpRight),
+    (ex.check_mlp_dropout, make_mlp_sequential),
+    (ex.check_mlp_dropout, vit_lib.Mlp),
+    (ex.check_pool, pool),
+    (ex.check_pool, vit_lib.pool_tokens),
+    (ex.check_num_tokens, num_tokens),
+    (ex.check_param_count, param_count),
+    (ex.check_param_count, param_count_by_building),
+]
+
+
+def _id(value):
+    return getattr(value, "__name__", None) or repr(value)
+
+
+@pytest.mark.parametrize("checker, solution", RIGHT, ids=[f"{c.__name__}-{_id(s)}" for c, s in RIGHT])
+def test_right_solution_passes(checker, solution, capsys):
+    result = checker(solution)
+    printed = capsys.readouterr().out
+    assert result.passed, result.message
+    assert bool(result) is True
+    assert printed.strip() == result.message
+    assert result.message.startswith(f"{checker.__name__}: PASS")
+
+
+# (checker, wrong solution, a phrase of the hint that names the mistake)
+WRONG = [
+    (ex.check_patchify, patchify_reshape_only, "plain reshape mixes pixels"),
+    (ex.check_patchify, patchify_channels_last, "yours is (row, column, channel)"),
+    (ex.check_patchify, patchify_column_major, "numbered row by row"),
+    (ex.check_patchify, patchify_unfold_no_transpose, "F.unfold puts the patch axis last"),
+    (ex.check_patchify, patchify_square_only, "assuming square images"),
+    (ex.check_prepend_cls, prepend_cls_no_expand, "expand it to the batch"),
+    (ex.check_prepend_cls, append_cls, "goes in front, at position 0"),
+    (ex.check_prepend_cls, add_cls, "adding it to the patch tokens"),
+    (ex.check_prepend_cls, prepend_cls_in_place, "don't modify the inputs"),
+    (ex.check_pos_embed_shape, make_pos_embed_patches_only, "class token needs a position too"),
+    (ex.check_pos_embed_shape, make_pos_embed_no_batch, "leading batch axis"),
+    (ex.check_split_heads, split_heads_view_only, "view as (N, T, h, d_h) first"),
+    (ex.check_split_heads, split_heads_interleaved, "not (d_h, h)"),
+    (ex.check_split_heads, split_heads_no_transpose, "you stopped at (N, T, h, d_h)"),
+    (ex.check_split_heads, split_heads_fixed_width, "d_h = x.shape[-1] // num_heads"),
+    (ex.check_attention, _scaled(lambda d: d * -0.5), "you wrote d_h * -0.5"),
+    (ex.check_attention, _scaled(lambda d: 1.0), "without it the softmax saturates"),
+    (ex.check_attention, _scaled(lambda d: 1.0 / d), "not 1/d_h"),
+    (ex.check_attention, _scaled(lambda d: d**0.5), "don't multiply"),
+    (ex.check_attention, _scaled(lambda d: d**-0.5, dim=-2), "over the queries (dim=-2)"),
+    (ex.check_attention, _scaled(lambda d: d**-0.5, dim=1), "over the heads (dim=1)"),
+    (ex.check_attention, attention_naive_softmax, "subtract each row's maximum"),
+    (ex.check_attention, attention_returns_weights, "you returned the attention weights"),
+    (ex.check_attention, attention_k_not_transposed, "transpose the last two axes of k"),
+    (ex.check_merge_heads, merge_heads_view_only, "scrambles tokens across heads"),
+    (ex.check_merge_heads, merge_heads_view_after_transpose, "use .reshape"),
+    (ex.check_merge_heads, merge_heads_interleaved, "yours interleave"),
+    (ex.check_merge_heads, lambda x: x.transpose(1, 2), "you stopped at (N, T, h, d_h)"),
+    (ex.check_layer_norm, layer_norm_module_default, "you used 1e-5"),
+    (ex.check_layer_norm, layer_norm_unbiased, "biased variance"),
+    (ex.check_layer_norm, layer_norm_eps_outside, "inside the square root"),
+    (ex.check_layer_norm, layer_norm_tokens_axis, "over the tokens (dim=1)"),
+    (ex.check_layer_norm, layer_norm_no_affine, "scale by weight and shift by bias"),
+    (ex.check_layer_norm, layer_norm_in_place, "don't modify the inputs"),
+    (ex.check_mlp_dropout, make_mlp_default_dropout, "p = 0.5"),
+    (ex.check_mlp_dropout, make_mlp_relu, "not ReLU"),
+    (ex.check_mlp_dropout, make_mlp_tanh_gelu, "tanh approximation"),
+    (ex.check_mlp_dropout, make_mlp_no_second_dropout, "after fc2 as well"),
+    (ex.check_mlp_dropout, make_mlp_no_first_dropout, "after the GELU"),
+    (ex.check_mlp_dropout, make_mlp_wrong_width, "fc1 widens each token from D to D_ff"),
+    (ex.check_mlp_dropout, MlpFunctionalDropout, "switch off in eval mode"),
+    (ex.check_mlp_dropout, MlpDropoutBeforeGelu, "dropout goes after the activation"),
+    (ex.check_pool, pool_avg_with_cls, "you included the class token"),
+    (ex.check_pool, pool_last_token, "not the last"),
+    (ex.check_pool, pool_keepdim, "drop the token axis"),
+    (ex.check_pool, pool_sum, "not a sum"),
+    (ex.check_num_tokens, num_tokens_no_cls, "add 1 for the class token"),
+    (ex.check_num_tokens, num_tokens_float, "use // (integer division)"),
+    (ex.check_num_tokens, num_tokens_1d, "2-D grid"),
+    (ex.check_num_tokens, num_tokens_no_flag, "add a parameter class_token"),
+    (ex.check_num_tokens, num_tokens_always_cls, "no extra token"),
+    (ex.check_param_count, lambda **s: _count(**s, inner=s["embed_dim"]), "h·d_h ≠ D"),
+    (ex.check_param_count, lambda **s: _count(**s, cls_pos=False), "class token needs a position too"),
+    (ex.check_param_count, lambda **s: _count(**s, bias=False), "has a bias"),
+    (ex.check_param_count, lambda **s: _count(**s, norms=False, final_norm=False), "two per block, and one after"),
+    (ex.check_param_count, lambda **s: _count(**s, final_norm=False), "final LayerNorm"),
+    (ex.check_param_count, lambda **s: _count(**s, norms=False), "norm1 and norm2"),
+]
+
+
+@pytest.mark.parametrize(
+    "checker, solution, hint", WRONG, ids=[f"{c.__name__}-{i:02d}-{_id(s)}" for i, (c, s, _) in enumerate(WRONG)]
+)
+def test_wrong_solution_fails_with_its_hint(checker, solution, hint, capsys):
+    result = checker(solution)
+    printed = capsys.readouterr().out
+    assert not result.passed
+    assert bool(result) is False
+    assert printed.strip() == result.message
+    assert result.message.startswith(f"{checker.__name__}: FAIL on case: ")
+    assert "expected:" in result.message and "got:" in result.message
+    assert hint in result.message, result.message
+
+
+def test_strict_raises_with_the_message():
+    with pytest.raises(AssertionError, match=r"(?s)check_merge_heads: FAIL.*scrambles tokens"):
+        ex.check_merge_heads(merge_heads_view_only, strict=True)
+    assert ex.check_merge_heads(merge_heads, strict=True).passed
+
+
+def test_every_checker_is_exported_at_the_top_level():
+    checkers = [name for name in dir(ex) if name.startswith("check_")]
+    assert len(checkers) == 11
+    for name in checkers + ["CheckResult"]:
+        assert getattr(vit_lib, name) is getattr(ex, name)
+        assert name in vit_lib.__all__
+
+
+def test_reference_parameter_count_matches_timm_vit_b16():
+    timm = pytest.importorskip("timm")
+    with torch.device("meta"):   # shapes only, nothing allocated
+        model = timm.create_model("vit_base_patch16_224", pretrained=False)
+    sizes = dict(img_size=224, patch_size=16, in_chans=3, embed_dim=768, depth=12, num_heads=12, head_dim=64,
+                 mlp_hidden=3072, num_classes=1000)
+    assert ex._vit_params(**sizes) == sum(p.numel() for p in model.parameters()) == 86_567_656
+
+
+def test_checkers_leave_the_global_random_state_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    ex.check_mlp_dropout(MlpRight)
+    ex.check_attention(attention)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_result_repr_is_short():
+    result = ex.check_pool(pool)
+    assert repr(result) == "CheckResult(check='check_pool', passed=True)"

@@ -1,0 +1,292 @@
+"""Check a built site the way a reader's browser sees it, offline.
+
+Used by the site tests (tests/website/test_site.py) after `make book`; importable on its own:
+
+    with serve(Path("_build/html")) as base_url, chromium() as browser:
+        report = check_page(browser, f"{base_url}/book/01_patches.html")
+        print(report.problems())
+
+- `serve` serves a folder on 127.0.0.1 only, from a thread, on a free port.
+- `chromium` starts Debian's Chromium (/usr/bin/chromium) headless through Playwright; the
+  browser build that `playwright install` would download is never used.
+- `check_page` opens one page and reports console errors, failed requests (including HTTP
+  errors), requests to anything but the local server (they are recorded, then aborted, so
+  nothing leaves the machine), images that did not load, and math that MathJax did not typeset.
+- `check_links` reads every HTML file of the site and reports each local href/src whose file,
+  or whose #anchor, does not exist. It needs no browser.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import unquote, urlsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+# The site under test: _build/html (what `make book` builds), or SITE_DIR for a private build.
+SITE = Path(os.environ.get("SITE_DIR", ROOT / "_build" / "html")).resolve()
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-domain-reliability",
+]
+LOCAL_HOST = "127.0.0.1"
+NON_NETWORK_SCHEMES = ("data", "blob", "about", "chrome-error")
+
+
+# ------------------------------------------------------------------------------ serving
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".md": "text/markdown; charset=utf-8",
+        ".ipynb": "application/x-ipynb+json",
+    }
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+@contextmanager
+def serve(directory: Path) -> Iterator[str]:
+    """Serve `directory` over HTTP on 127.0.0.1 (a free port) while the block runs; yield its URL."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer((LOCAL_HOST, 0), handler)
+    thread = threading.Thread(target=server.serve_forever, name="site-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://{LOCAL_HOST}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@contextmanager
+def chromium():
+    """Headless Debian Chromium driven by Playwright; yields a Browser."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+# ------------------------------------------------------------------------------ one page
+@dataclass
+class PageReport:
+    url: str
+    console_errors: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    external_requests: list[str] = field(default_factory=list)
+    broken_images: list[str] = field(default_factory=list)
+    math_problems: list[str] = field(default_factory=list)
+    math_elements: int = 0
+    typeset: int = 0
+    matches: int = 0          # elements matching `wait_for`, when given
+    final_url: str = ""       # after redirects
+
+    def problems(self) -> list[str]:
+        """Every problem found, one line each, prefixed with its kind."""
+        kinds = {
+            "console error": self.console_errors,
+            "failed request": self.failed_requests,
+            "external request": self.external_requests,
+            "image not loaded": self.broken_images,
+            "math": self.math_problems,
+        }
+        return [f"{kind}: {item}" for kind, items in kinds.items() for item in items]
+
+
+def is_local(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in NON_NETWORK_SCHEMES or parts.hostname == LOCAL_HOST
+
+
+# Text left in the page that should have become math: $...$, \( ... \), \[ ... \].
+RAW_MATH = re.compile(r"\$[^$\s][^$]*\$|\\\(|\\\)|\\\[|\\\]")
+
+_MATH_STATE = """() => {
+    const math = Array.from(document.querySelectorAll('.math'));
+    const untypeset = math.filter(el => !el.querySelector('mjx-container')).map(el => el.textContent.trim().slice(0, 60));
+    const article = document.querySelector('article') || document.body;
+    const clone = article.cloneNode(true);
+    // Code shows TeX on purpose; search results quote page sources, TeX included.
+    clone.querySelectorAll('pre, code, script, style, mjx-container, .highlight, textarea, #search-results')
+        .forEach(el => el.remove());
+    return {
+        count: math.length,
+        typeset: document.querySelectorAll('mjx-container').length,
+        untypeset: untypeset,
+        text: clone.textContent,
+    };
+}"""
+
+_BROKEN_IMAGES = """() => Array.from(document.images)
+    .filter(img => !(img.complete && img.naturalWidth > 0))
+    .map(img => img.getAttribute('src'))"""
+
+
+def check_page(
+    browser, url: str, screenshot: Path | None = None, wait_for: str | None = None, timeout_ms: int = 20_000
+) -> PageReport:
+    """Open `url` in a fresh page and report what a reader's browser would get wrong.
+
+    Args:
+        browser: a Playwright Browser (see `chromium`).
+        url: the page, on the local server.
+        screenshot: where to save a PNG of the first screenful, if given.
+        wait_for: a CSS selector to wait for (content that scripts add, e.g. search results);
+            `PageReport.matches` counts its elements.
+        timeout_ms: how long to wait for each step.
+    """
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    report = PageReport(url)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+
+    def route(route_) -> None:
+        if is_local(route_.request.url):
+            route_.continue_()
+        else:
+            route_.abort("blockedbyclient")   # recorded below; never leaves the machine
+
+    def on_request(request) -> None:
+        if not is_local(request.url):
+            report.external_requests.append(request.url)
+
+    def on_request_failed(request) -> None:
+        if is_local(request.url):
+            report.failed_requests.append(f"{request.url} ({request.failure})")
+
+    def on_response(response) -> None:
+        if response.status >= 400:
+            report.failed_requests.append(f"{response.url} (HTTP {response.status})")
+
+    def on_console(message) -> None:
+        if message.type == "error":
+            report.console_errors.append(message.text)
+
+    page.route("**/*", route)
+    page.on("request", on_request)
+    page.on("requestfailed", on_request_failed)
+    page.on("response", on_response)
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: report.console_errors.append(f"uncaught: {error}"))
+    try:
+        page.goto(url, wait_until="load", timeout=timeout_ms)
+        try:
+            redirects = page.locator('meta[http-equiv="refresh" i]').count() > 0
+        except PlaywrightError:               # already navigating away
+            redirects = True
+        if redirects:                         # e.g. the site's root index.html -> book/index.html
+            if page.url == url:
+                page.wait_for_url(lambda now: now != url, timeout=timeout_ms)
+            page.wait_for_load_state("load", timeout=timeout_ms)
+        report.final_url = page.url
+        if page.evaluate("() => document.querySelector('script[src*=\"mathjax\"]') !== null"):
+            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                                   timeout=timeout_ms)
+            page.evaluate("() => MathJax.startup.promise.then(() => true)")
+        if wait_for is not None:
+            try:
+                page.wait_for_selector(wait_for, timeout=timeout_ms)
+            except PlaywrightTimeout:
+                pass                          # counted as 0 below; the caller decides
+            report.matches = page.locator(wait_for).count()
+        page.wait_for_load_state("networkidle", timeout=timeout_ms)
+        report.broken_images += page.evaluate(_BROKEN_IMAGES)
+        math = page.evaluate(_MATH_STATE)
+        report.math_elements, report.typeset = math["count"], math["typeset"]
+        report.math_problems += [f"not typeset: {text!r}" for text in math["untypeset"]]
+        report.math_problems += [f"raw math delimiter left in the text: {m!r}"
+                                 for m in sorted(set(RAW_MATH.findall(math["text"])))]
+        if screenshot is not None:
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot), full_page=False)
+    finally:
+        page.close()
+    return report
+
+
+# ------------------------------------------------------------------------------ links
+class _LinkParser(HTMLParser):
+    URL_ATTRS = {"a": "href", "link": "href", "img": "src", "script": "src", "iframe": "src",
+                 "source": "src", "video": "src", "audio": "src", "embed": "src"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.ids: set[str] = set()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        for key in ("id", "name") if tag == "a" else ("id",):
+            if values.get(key):
+                self.ids.add(values[key])
+        attr = self.URL_ATTRS.get(tag)
+        if attr and values.get(attr):
+            self.urls.append(values[attr])
+        if tag == "meta" and (values.get("http-equiv") or "").lower() == "refresh":
+            match = re.search(r"url=(.+)$", values.get("content") or "", re.IGNORECASE)
+            if match:
+                self.urls.append(match.group(1).strip("'\" "))
+
+
+def html_pages(site: Path) -> list[Path]:
+    """The site's pages: its HTML files outside Sphinx's asset folders (_static holds template
+    macros ending in .html, which are not pages) and outside hidden folders."""
+    return sorted(p for p in site.rglob("*.html")
+                  if not any(part.startswith((".", "_")) for part in p.relative_to(site).parts[:-1]))
+
+
+def _parse(path: Path, cache: dict[Path, _LinkParser]) -> _LinkParser:
+    if path not in cache:
+        parser = _LinkParser()
+        parser.feed(path.read_text(encoding="utf-8", errors="replace"))
+        cache[path] = parser
+    return cache[path]
+
+
+def check_links(site: Path) -> list[str]:
+    """Every local href/src in the site's HTML whose target file or #anchor is missing."""
+    site = site.resolve()
+    cache: dict[Path, _LinkParser] = {}
+    broken = []
+    for page in html_pages(site):
+        for url in _parse(page, cache).urls:
+            parts = urlsplit(url.strip())
+            if parts.scheme or url.startswith("//"):
+                continue                     # external (http, mailto, javascript, data): not loaded offline
+            target = page if not parts.path else (page.parent / unquote(parts.path)).resolve()
+            where = f"{page.relative_to(site)}: {url}"
+            if target != site and site not in target.parents:
+                broken.append(f"{where} (points outside the site)")
+                continue
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_file():
+                broken.append(f"{where} (no such file)")
+                continue
+            fragment = unquote(parts.fragment)
+            if fragment and target.suffix == ".html" and fragment not in _parse(target, cache).ids:
+                broken.append(f"{where} (no anchor #{fragment} in {target.relative_to(site)})")
+    return broken

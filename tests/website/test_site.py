@@ -1,0 +1,217 @@
+"""The built site, as a reader's browser sees it: every page, offline.
+
+These tests need a built site (`make book`, or SITE_DIR=<folder with index.html>) and, for the
+browser tests, Debian's Chromium (`make browser`). `make test` runs them after the build with
+SITE_TESTS_REQUIRED=1, so that a missing site or browser fails instead of skipping (unless
+SKIP_BROWSER=1 says to run without the browser: the static checks, links included, still run).
+Screenshots of a few pages go to _build/screenshots/.
+
+The fixtures live here rather than in a conftest.py: tests/conftest.py is imported by name
+(`from conftest import ROOT`), and a second conftest.py would shadow it.
+"""
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from sitecheck import CHROMIUM, ROOT, SITE, check_links, check_page, chromium, html_pages, serve
+
+REQUIRED = os.environ.get("SITE_TESTS_REQUIRED") == "1"
+
+
+def unavailable(reason: str) -> None:
+    """Fail under `make test` (SITE_TESTS_REQUIRED=1), skip otherwise."""
+    if REQUIRED:
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def site() -> Path:
+    if not (SITE / "index.html").is_file():
+        unavailable(f"no built site in {SITE}: run `make book` first (or set SITE_DIR)")
+    return SITE
+
+
+@pytest.fixture(scope="session")
+def base_url(site: Path):
+    with serve(site) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if os.environ.get("SKIP_BROWSER"):
+        pytest.skip("SKIP_BROWSER is set: the browser tests do not run")
+    if not Path(CHROMIUM).is_file():
+        unavailable(f"no Chromium at {CHROMIUM}: run `make browser` (Debian: apt-get install chromium)")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        unavailable("the playwright package is missing: pip install -e '.[dev]'")
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="session")
+def screenshots(site: Path) -> Path:
+    """_build/screenshots beside _build/html: kept as build artifacts, not published."""
+    folder = site.parent / "screenshots"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+PAGES = [p.relative_to(SITE).as_posix() for p in html_pages(SITE)] if SITE.is_dir() else []
+SCREENSHOTS = {
+    "book/index.html": "index.png",
+    "book/01_patches.html": "01_patches.png",
+    "book/04_attention_scores.html": "04_attention_scores.png",
+    "book/90_checkers.html": "90_checkers.png",
+    "book/glossary.html": "glossary.png",
+}
+
+
+def toc_pages() -> list[str]:
+    """book/<name>.html for every file in _toc.yml."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [chapter["file"] for chapter in part.get("chapters", [])]
+    return [f"{f}.html" for f in files]
+
+
+# ---------------------------------------------------------------------------- static checks
+def test_every_toc_page_was_built(site: Path):
+    missing = [page for page in toc_pages() if not (site / page).is_file()]
+    assert not missing, f"pages in _toc.yml that the build did not produce: {missing}"
+    assert (site / "search.html").is_file() and (site / "searchindex.js").is_file()
+
+
+def test_no_broken_internal_links(site: Path):
+    broken = check_links(site)
+    assert not broken, "broken internal links:\n" + "\n".join(broken)
+
+
+def test_chapter_pages_offer_notebook_and_markdown_downloads_and_launch_buttons(site: Path):
+    html = (site / "book" / "01_patches.html").read_text()
+    for link in ("../_sources/book/01_patches.ipynb", "../_sources/chapters/01_patches.md"):
+        assert f'href="{link}"' in html, f"download menu lacks {link}"
+    copied = site / "_sources" / "chapters" / "01_patches.md"
+    assert copied.read_text() == (ROOT / "chapters" / "01_patches.md").read_text()
+    assert "https://mybinder.org/v2/gh/" in html and "https://colab.research.google.com/github/" in html
+    assert "theme-switch-button" in html                  # light / dark / auto
+    assert "search-button" in html                        # the search field, on every page
+
+
+def test_pages_use_no_cdn(site: Path):
+    """No page may *load* anything from outside the site (links to elsewhere are fine)."""
+    loads = re.compile(r'<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)="(?:https?:)?//[^"]*"')
+    offenders = {}
+    for page in html_pages(site):
+        found = [m for m in loads.findall(page.read_text()) if "rel=\"canonical\"" not in m]
+        if found:
+            offenders[page.relative_to(site).as_posix()] = found[:3]
+    assert not offenders, f"pages that load external resources: {offenders}"
+
+
+# ---------------------------------------------------------------------------- in the browser
+@pytest.mark.parametrize("page", PAGES)
+def test_page_loads_cleanly_offline(page: str, browser, base_url: str, screenshots: Path):
+    shot = screenshots / SCREENSHOTS[page] if page in SCREENSHOTS else None
+    report = check_page(browser, f"{base_url}/{page}", screenshot=shot)
+    assert not report.problems(), f"{page}:\n" + "\n".join(report.problems())
+    assert report.typeset >= report.math_elements
+
+
+def test_math_is_typeset_by_the_local_mathjax(browser, base_url: str):
+    """Guards the page test above against passing vacuously: this page has plenty of math."""
+    report = check_page(browser, f"{base_url}/book/04_attention_scores.html")
+    assert report.math_elements > 5
+    assert report.typeset >= report.math_elements
+    assert not report.problems()
+
+
+def test_search_finds_softmax(browser, base_url: str, screenshots: Path):
+    report = check_page(browser, f"{base_url}/search.html?q=softmax", screenshot=screenshots / "search.png",
+                        wait_for="#search-results ul.search li")
+    assert report.matches >= 1, "searching for 'softmax' found nothing"
+    assert not report.problems(), "\n".join(report.problems())
+
+
+def test_dark_mode_switch(browser, base_url: str, screenshots: Path):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(f"{base_url}/book/04_attention_scores.html", wait_until="load")
+        switch = page.locator("button.theme-switch-button").first
+        for _ in range(3):                         # the button cycles light -> dark -> auto
+            if page.evaluate("document.documentElement.dataset.mode") == "dark":
+                break
+            switch.click()
+        assert page.evaluate("document.documentElement.dataset.mode") == "dark"
+        assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        red, green, blue = (int(v) for v in re.findall(r"\d+", background)[:3])
+        assert red + green + blue < 3 * 80, f"dark mode, but the background is {background}"
+        page.reload(wait_until="load")               # the choice is remembered
+        assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+        page.screenshot(path=str(screenshots / "dark_mode.png"))
+    finally:
+        page.close()
+
+
+def test_code_cells_have_copy_buttons(browser, base_url: str):
+    page = browser.new_page()
+    try:
+        page.goto(f"{base_url}/book/01_patches.html", wait_until="load")
+        cells = page.locator("div.cell_input pre").count()
+        buttons = page.locator("button.copybtn").count()
+        assert cells > 0 and buttons >= cells, f"{cells} code cells, {buttons} copy buttons"
+    finally:
+        page.close()
+
+
+# ---------------------------------------------------------------------------- the checks bite
+BROKEN_MARKUP = """
+<p id="planted">raw $x^2$ left for MathJax</p>
+<img src="missing.png" alt="a picture that is not there">
+<script>console.error("planted console error");</script>
+<script src="https://example.invalid/x.js"></script>
+<a href="no_such_page.html">a dead link</a>
+<a href="index.html#no-such-anchor">a dead anchor</a>
+"""
+
+
+@pytest.fixture
+def broken_site(site: Path, tmp_path: Path) -> Path:
+    """A copy of the site whose notation page has one of each problem planted in it."""
+    copy = tmp_path / "html"
+    shutil.copytree(site, copy, ignore=shutil.ignore_patterns(".*"))
+    page = copy / "book" / "notation.html"
+    html = page.read_text()
+    assert "</article>" in html
+    page.write_text(html.replace("</article>", BROKEN_MARKUP + "</article>", 1))
+    return copy
+
+
+def test_link_check_reports_a_dead_link_and_a_dead_anchor(site: Path, broken_site: Path):
+    planted = sorted(set(check_links(broken_site)) - set(check_links(site)))
+    assert planted == [
+        "book/notation.html: index.html#no-such-anchor (no anchor #no-such-anchor in book/index.html)",
+        "book/notation.html: missing.png (no such file)",
+        "book/notation.html: no_such_page.html (no such file)",
+    ]
+
+
+def test_page_check_reports_each_planted_problem(broken_site: Path, browser):
+    with serve(broken_site) as url:
+        report = check_page(browser, f"{url}/book/notation.html")
+    assert "https://example.invalid/x.js" in report.external_requests
+    assert any("planted console error" in e for e in report.console_errors), report.console_errors
+    assert any("missing.png" in r and "404" in r for r in report.failed_requests), report.failed_requests
+    assert "missing.png" in report.broken_images
+    assert any("$x^2$" in m for m in report.math_problems), report.math_problems
+    # Nothing else: the rest of the page is as clean as the real one.
+    assert all("missing.png" in r or "example.invalid" in r for r in report.failed_requests), report.failed_requests

@@ -1,0 +1,734 @@
+# Generated from chapters/90_checkers.md by tools/literate.py.
+# Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
+
+# --- chapters/90_checkers.md, cell 4 ---
+"""Exercise checkers: run a learner's function on small cases and explain what went wrong.
+
+Each `check_*` function takes your function (or, for the MLP, a module factory), runs it on
+several small cases including edge cases, compares the result with a reference, prints a
+verdict and returns a `CheckResult`. When the answer is wrong it recomputes the known wrong
+variants of the stage (the common mistakes) and, if your answer equals one, names the mistake.
+
+Shapes: N batch, C/H/W image, P patch, T tokens, D width, h heads, d_h head width.
+"""
+
+import math
+import numbers
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True, repr=False)
+class CheckResult:
+    """A checker's verdict: `passed`, and the `message` it printed (with a hint on failure)."""
+
+    check: str
+    passed: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return f"CheckResult(check={self.check!r}, passed={self.passed})"
+
+
+# --- chapters/90_checkers.md, cell 6 ---
+@dataclass
+class _Case:
+    """One input for the learner's function: a label, positional and keyword arguments."""
+
+    label: str
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+
+
+# (hint, variant): the variant computes a known wrong answer from a case's arguments,
+# or returns None when the mistake does not apply to that case.
+_Variant = tuple[str, Callable[..., Any]]
+
+_RTOL, _ATOL = 1e-4, 1e-5
+
+
+def _counts(*shape: int) -> torch.Tensor:
+    """0, 1, 2, ... in float64, in the given shape: every entry different and easy to trace."""
+    return torch.arange(math.prod(shape), dtype=torch.float64).reshape(shape)
+
+
+def _randn(*shape: int, seed: int = 0, scale: float = 1.0, shift: float = 0.0) -> torch.Tensor:
+    """Seeded float64 normal noise that leaves the global random state alone."""
+    generator = torch.Generator().manual_seed(seed)
+    return shift + scale * torch.randn(*shape, generator=generator, dtype=torch.float64)
+
+
+def _clone(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_clone(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    return value
+
+
+def _unchanged(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor):
+        return torch.equal(a, b)
+    if isinstance(a, (tuple, list)):
+        return all(_unchanged(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return all(_unchanged(a[k], b[k]) for k in a)
+    return True
+
+
+def _same(got: Any, want: Any) -> bool:
+    """Equal within the tolerance (tensors) or exactly (integers, shapes)."""
+    if want is None or got is None:
+        return False
+    if isinstance(want, torch.Tensor):
+        return (
+            isinstance(got, torch.Tensor)
+            and tuple(got.shape) == tuple(want.shape)
+            and bool(torch.allclose(got.detach().double(), want.double(), rtol=_RTOL, atol=_ATOL))
+        )
+    if isinstance(want, numbers.Integral):
+        return isinstance(got, numbers.Integral) and not isinstance(got, bool) and got == want
+    return got == want
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    if isinstance(value, tuple) and all(isinstance(v, int) for v in value):
+        return f"shape {value}"
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return f"{type(value).__name__} {value:,}"   # 15,944,168: big counts stay readable
+    return f"{type(value).__name__} {value!r}"
+
+
+# --- chapters/90_checkers.md, cell 8 ---
+def _finish(check: str, passed: bool, message: str, strict: bool) -> CheckResult:
+    print(message)
+    if strict and not passed:
+        raise AssertionError(message)
+    return CheckResult(check, passed, message)
+
+
+def _passed(check: str, cases: list[str], strict: bool) -> CheckResult:
+    lines = [f"{check}: PASS ({len(cases)} cases)"] + [f"  ✓ {label}" for label in cases]
+    return _finish(check, True, "\n".join(lines), strict)
+
+
+def _failed(check: str, case: str, expected: str, got: str, hint: str, strict: bool) -> CheckResult:
+    message = (
+        f"{check}: FAIL on case: {case}\n"
+        f"  expected: {expected}\n"
+        f"  got:      {got}\n"
+        f"  hint:     {hint}"
+    )
+    return _finish(check, False, message, strict)
+
+
+def _diagnose(got: Any, want: Any, case: _Case, wrong: list[_Variant]) -> tuple[str, str]:
+    """(what came back, hint) for a wrong answer: a known mistake's hint when one matches."""
+    got_text = _describe(got)
+    if isinstance(got, torch.Tensor) and isinstance(want, torch.Tensor) and got.shape == want.shape:
+        if not torch.isfinite(got).all():
+            return got_text + " containing NaN or inf", (
+                "your result is not finite here; large scores overflow exp() — subtract each "
+                "row's maximum before exponentiating, or use torch.softmax, which does"
+            )
+        delta = (got.detach().double() - want.double()).abs().max().item()
+        got_text += f", max |Δ| = {delta:.1e}"
+    if all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in (got, want)):
+        got_text += f", {abs(got - want):,} too {'many' if got > want else 'few'}"
+    for hint, variant in wrong:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                candidate = variant(*_clone(case.args), **_clone(case.kwargs))
+        except Exception:
+            continue
+        if _same(got, candidate):
+            return got_text, hint
+    if isinstance(want, numbers.Integral) and isinstance(got, float) and got == want:
+        return got_text, "the number is right but it is a float: use // (integer division), not /"
+    if isinstance(want, torch.Tensor) and not isinstance(got, torch.Tensor):
+        return got_text, "return a torch.Tensor"
+    if isinstance(want, torch.Tensor) and tuple(got.shape) != tuple(want.shape):
+        return got_text, f"the shape should be {tuple(want.shape)}; print the shape after each step of your function"
+    return got_text, "not one of the usual mistakes; compare your steps with the chapter on this small case"
+
+
+def _run(
+    check: str,
+    fn: Callable[..., Any],
+    cases: list[_Case],
+    reference: Callable[..., Any],
+    expected: str,
+    wrong: list[_Variant],
+    raised: list[tuple[str, str]],
+    strict: bool,
+) -> CheckResult:
+    """Run `fn` on every case; fail on the first wrong one, with the best hint we have."""
+    for case in cases:
+        want = reference(*_clone(case.args), **_clone(case.kwargs))
+        expected_text = _describe(want) + (f" — {expected}" if expected else "")
+        args, kwargs = _clone(case.args), _clone(case.kwargs)
+        try:
+            got = fn(*args, **kwargs)
+        except Exception as err:  # the learner's bug, reported rather than raised
+            text = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            hint = next((h for pattern, h in raised if re.search(pattern, str(err))), None)
+            return _failed(check, case.label, expected_text, f"your function raised {text}",
+                           hint or "read the error: it names the operation and the shapes involved", strict)
+        if not (_unchanged(args, case.args) and _unchanged(kwargs, case.kwargs)):
+            return _failed(check, case.label, expected_text, "an input changed in place",
+                           "don't modify the inputs (e.g. x -= m, x.transpose_()); write x = x - m instead", strict)
+        if not _same(got, want):
+            got_text, hint = _diagnose(got, want, case, wrong)
+            return _failed(check, case.label, expected_text, got_text, hint, strict)
+    return _passed(check, [c.label for c in cases], strict)
+
+
+# --- chapters/90_checkers.md, cell 10 ---
+def _patchify_reference(images: torch.Tensor, patch_size: int) -> torch.Tensor:
+    n, c, h, w = images.shape
+    p = patch_size
+    x = images.reshape(n, c, h // p, p, w // p, p)            # (N, C, H/P, P, W/P, P)
+    x = x.permute(0, 2, 4, 1, 3, 5)                           # (N, H/P, W/P, C, P, P)
+    return x.reshape(n, (h // p) * (w // p), c * p * p)       # (N, T-1, C*P*P)
+
+
+def _patchify_order(order: tuple[int, ...]) -> Callable[[torch.Tensor, int], torch.Tensor]:
+    """A patchify that permutes the (N, C, H/P, P, W/P, P) axes into `order` (a wrong one)."""
+
+    def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
+        n, c, h, w = images.shape
+        p = patch_size
+        x = images.reshape(n, c, h // p, p, w // p, p).permute(*order)
+        return x.reshape(n, (h // p) * (w // p), c * p * p)
+
+    return patchify
+
+
+def check_patchify(fn: Callable[[torch.Tensor, int], torch.Tensor], *, strict: bool = False) -> CheckResult:
+    """Check `fn(images, patch_size)`: (N, C, H, W) -> (N, T-1, C*P*P), row-major patches.
+
+    Args:
+        fn: your patchify function.
+        strict: raise AssertionError on failure instead of only printing it.
+    """
+    cases = [
+        _Case("N=2, C=3, 8×8 images, P=4", (_counts(2, 3, 8, 8), 4)),
+        _Case("non-square 8×12 images, C=2, P=4", (_counts(1, 2, 8, 12), 4)),
+        _Case("P equals the image size: one patch", (_counts(2, 3, 4, 4), 4)),
+        _Case("P=1: every pixel is a patch", (_counts(1, 2, 3, 3), 1)),
+    ]
+    wrong = [
+        ("a plain reshape mixes pixels of different patches: split H into (H/P, P) and W into "
+         "(W/P, P), permute the two grid axes to the front, then flatten",
+         lambda x, p: x.reshape(x.shape[0], (x.shape[2] // p) * (x.shape[3] // p), -1)),
+        ("inside a patch the order is (channel, row, column), like a Conv2d kernel (C, P, P); "
+         "yours is (row, column, channel): permute to (N, H/P, W/P, C, P, P)",
+         _patchify_order((0, 2, 4, 3, 5, 1))),
+        ("patches are numbered row by row (patch t is at grid row t // (W/P)); yours go column "
+         "by column: the grid axes must come in the order (H/P, W/P)",
+         _patchify_order((0, 4, 2, 1, 3, 5))),
+        ("inside a patch, rows come before columns: (channel, row, column)",
+         _patchify_order((0, 2, 4, 1, 5, 3))),
+        ("F.unfold puts the patch axis last, (N, C*P*P, T-1): add .transpose(1, 2)",
+         lambda x, p: F.unfold(x, kernel_size=p, stride=p)),
+    ]
+    raised = [(r"shape '\[.*\]' is invalid for input of size",
+               "a reshape got the wrong sizes; compute H/P and W/P from images.shape (are you assuming square images?)")]
+    return _run("check_patchify", fn, cases, _patchify_reference,
+                "(N, T-1, C*P*P), patches row by row, (channel, row, column) inside", wrong, raised, strict)
+
+
+# --- chapters/90_checkers.md, cell 15 ---
+def _prepend_reference(tokens: torch.Tensor, cls_token: torch.Tensor) -> torch.Tensor:
+    return torch.cat([cls_token.expand(tokens.shape[0], -1, -1), tokens], dim=1)  # (N, T, D)
+
+
+def check_prepend_cls(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], *, strict: bool = False) -> CheckResult:
+    """Check `fn(tokens, cls_token)`: (N, T-1, D) and (1, 1, D) -> (N, T, D), class token first.
+
+    Args:
+        fn: your function.
+        strict: raise AssertionError on failure instead of only printing it.
+    """
+    cases = [
+        _Case("N=2, T-1=4 patches, D=3", (_counts(2, 4, 3), -1.0 - _counts(1, 1, 3))),
+        _Case("one image, one patch, D=5", (_counts(1, 1, 5), -1.0 - _counts(1, 1, 5))),
+        _Case("N=3, D=1", (_counts(3, 2, 1), -torch.ones(1, 1, 1, dtype=torch.float64))),
+    ]
+    wrong = [
+        ("the class token goes in front, at position 0: torch.cat([cls, tokens], dim=1), not after the patches",
+         lambda t, c: torch.cat([t, c.expand(t.shape[0], -1, -1)], dim=1)),
+        ("prepend the class token as a new token (torch.cat along dim=1); adding it to the patch tokens keeps T-1 tokens",
+         lambda t, c: t + c),
+        ("the class token is an extra token: keep all T-1 patch tokens and put it in front of them",
+         lambda t, c: torch.cat([c.expand(t.shape[0], -1, -1), t[:, 1:]], dim=1)),
+    ]
+    raised = [(r"Sizes of tensors must match|Tensors must have same number of dimensions|Expected size",
+               "the class token is (1, 1, D): expand it to the batch first, cls_token.expand(N, -1, -1), "
+               "then torch.cat([cls, tokens], dim=1)")]
+    return _run("check_prepend_cls", fn, cases, _prepend_reference, "(N, T, D), the class token at position 0",
+                wrong, raised, strict)
+
+
+# --- chapters/90_checkers.md, cell 18 ---
+def _shape_or_value(value: Any) -> Any:
+    return tuple(value.shape) if isinstance(value, torch.Tensor) else value
+
+
+def check_pos_embed_shape(fn: Callable[[int, int], torch.Tensor], *, strict: bool = False) -> CheckResult:
+    """Check `fn(num_patches, embed_dim)` returns a (1, num_patches + 1, embed_dim) position table.
+
+    Args:
+        fn: your function that creates the (learned) position embedding.
+        strict: raise AssertionError on failure instead of only printing it.
+    """
+    cases = [
+        _Case("16 patches, D=8", (16, 8)),
+        _Case("one patch, D=4", (1, 4)),
+        _Case("196 patches (ViT-B/16), D=12", (196, 12)),
+    ]
+    wrong = [
+        ("the class token needs a position too: the table has num_patches + 1 rows, one per token",
+         lambda n, d: (1, n, d)),
+        ("keep the leading batch axis of size 1, (1, T, D), so the table broadcasts over the batch",
+         lambda n, d: (n + 1, d)),
+        ("the axes are (1, T, D): tokens first, then the width",
+         lambda n, d: (1, d, n + 1)),
+    ]
+    return _run("check_pos_embed_shape", lambda n, d: _shape_or_value(fn(n, d)), cases,
+                lambda n, d: (1, n + 1, d), "(1, T, D) with T = num_patches + 1", wrong, [], strict)
+
+
+# --- chapters/90_checkers.md, cell 21 ---
+def _split_reference(x: torch.Tensor, num_heads: int) -> torch.Tensor:
+    n, t, inner = x.shape
+    return x.reshape(n, t, num_heads, inner // num_heads).transpose(1, 2)   # (N, h, T, d_h)
+
+
+def check_split_heads(fn: Callable[[torch.Tensor, int], torch.Tensor], *, strict: bool = False) -> CheckResult:
+    """Check `fn(x, num_heads)`: (N, T, h*d_h) -> (N, h, T, d_h), head i = features i*d_h ... (i+1)*d_h - 1.
+
+    Args:
+        fn: your split_heads function.
+        strict: raise AssertionError on failure instead of only printing it.
+    """
+    cases = [
+        _Case("N=2, T=5, h=3, d_h=4", (_counts(2, 5, 12), 3)),
+        _Case("one token: T=1, h=2, d_h=4", (_counts(1, 1, 8), 2)),
+        _Case("one head: h=1, d_h=6", (_counts(2, 3, 6), 1)),
+        _Case("d_h=1: as many heads as features", (_counts(1, 4, 4), 4)),
+    ]
+    wrong = [
+        ("a view straight to (N, h, T, d_h) cuts the token sequence, not the features: view as "
+         "(N, T, h, d_h) first, then .transpose(1, 2)",
+         lambda x, h: x.reshape(x.shape[0], h, x.shape[1], x.shape[2] // h)),
+        ("each head's d_h features are contiguous: view the last axis as (h, d_h), not (d_h, h)",
+         lambda x, h: x.reshape(x.shape[0], x.shape[1], x.shape[2] // h, h).permute(0, 3, 1, 2)),
+        ("you stopped at (N, T, h, d_h): swap the token and head axes with .transpose(1, 2)",
+         lambda x, h: x.reshape(x.shape[0], x.shape[1], h, x.shape[2] // h)),
+    ]
+    raised = [(r"shape '\[.*\]' is invalid for input of size",
+               "compute d_h = x.shape[-1] // num_heads from the input instead of a fixed number")]
+    return _run("check_split_heads", fn, cases, _split_reference, "(N, h, T, d_h)", wrong, raised, strict)
+
+
+# --- chapters/90_checkers.md, cell 24 ---
+def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, dim: int = -1) -> torch.Tensor:
+    weights = torch.softmax((q @ k.transpose(-2, -1)) * scale, dim=dim)   # (N, h, T, T)
+    return weights @ v                                                    # (N, h, T, d_h)
+
+
+def _attention_reference(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    return _attend(q, k, v, q.shape[-1] ** -0.5)
+
+
+def check_attention(fn: Callable[..., Any], *, strict: bool = False) -> CheckResult:
+    """Check `fn(q, k, v)` = softmax(q kᵀ / sqrt(d_h)) v for (N, h, T, d_h) inputs.
+
+    Args:
+        fn: your attention; it may return the output or a tuple (output, weights).
+        strict: raise AssertionError on failure instead of only printing it.
+    """
+
+    def output_of(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> Any:
+        out = fn(q, k, v)
+        return out[0] if isinstance(out, (tuple, list)) else out
+
+    def qkv(n: int, h: int, t: int, d: int, seed: int, scale: float = 1.0) -> tuple:
+        return tuple(_randn(n, h, t, d, seed=seed + i, scale=scale) for i in range(3))
+
+    cases = [
+        _Case("N=2, h=3, T=5, d_h=4", qkv(2, 3, 5, 4, seed=0)),
+        _Case("d_h=16, T=7", qkv(1, 2, 7, 16, seed=10)),
+        _Case("one token: T=1, the output is v", qkv(1, 2, 1, 4, seed=20)),
+        _Case("large scores (inputs × 30): the softmax must be stable", qkv(1, 1, 4, 4, seed=30, scale=30.0)),
+    ]
+    wrong = [
+        ("the scale is d_h ** -0.5 = 1/√d_h; you wrote d_h * -0.5 (a multiplication: the `**` is "
+         "missing), which flips the sign of the scores and attends to the least similar keys",
+         lambda q, k, v: _attend(q, k, v, q.shape[-1] * -0.5)),
+        ("divide the scores by √d_h (multiply by d_h ** -0.5); without it the softmax saturates",
+         lambda q, k, v: _attend(q, k, v, 1.0)),
+        ("the scale is 1/√d_h, not 1/d_h: use d_h ** -0.5",
+         lambda q, k, v: _attend(q, k, v, 1.0 / q.shape[-1])),
+        ("divide by √d_h, don't multiply: the scale is d_h ** -0.5, not d_h ** 0.5",
+         lambda q, k, v: _attend(q, k, v, q.shape[-1] ** 0.5)),
+        ("softmax over the last axis (the keys), so that each query's weights sum to 1; you "
+         "normalised over the queries (dim=-2)",
+         lambda q, k, v: _attend(q, k, v, q.shape[-1] ** -0.5, dim=-2)),
+        ("softmax over the last axis (the keys); you normalised over the heads (dim=1)",
+         lambda q, k, v: _attend(q, k, v, q.shape[-1] ** -0.5, dim=1)),
+        ("apply a softmax to the scaled scores before weighting the values",
+         lambda q, k, v: ((q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5) @ v),
+        ("you returned the attention weights (N, h, T, T); return weights @ v, shape (N, h, T, d_h)",
+         lambda q, k, v: torch.softmax((q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5, dim=-1)),
+    ]
+    raised = [(r"size of tensor a .* must match|cannot be multiplied|mat1 and mat2|batch2 tensor",
+               "the scores are q @ k.transpose(-2, -1): transpose the last two axes of k")]
+    return _run("check_attention", output_of, cases, _attention_reference,
+                "softmax(q kᵀ / √d_h) v", wrong, raised, strict)
+
+
+# --- chapters/90_checkers.md, cell 30 ---
+def _merge_reference(x: torch.Tensor) -> torch.Tensor:
+    n, h, t, d = x.shape
+    return x.transpose(1, 2).reshape(n, t, h * d)   # (N, T, h*d_h)
+
+
+def check_merge_heads(fn: Callable[[torch.Tensor], torch.Tensor], *, strict: bool = False) -> CheckResult:
+    """Check `fn(x)`: (N, h, T, d_h) -> (N, T, h*d_h), head i in features i*d_h ... (i+1)*d_h - 1.
+
+    Args:
+        fn: your merge_heads function.
+        strict: raise AssertionError on failure instead of only printing it.
+    """
+    cases = [
+        _Case("N=2, h=3, T=5, d_h=4", (_counts(2, 3, 5, 4),)),
+        _Case("one head: h=1", (_counts(1, 1, 3, 4),)),
+        _Case("one token: T=1", (_counts(2, 2, 1, 3),)),
+    ]
+    wrong = [
+        ("a view/reshape straight from (N, h, T, d_h) to (N, T, h*d_h) scrambles tokens across "
+         "heads (and raises no error): .transpose(1, 2) back to (N, T, h, d_h) first",
+         lambda x: x.reshape(x.shape[0], x.shape[2], -1)),
+        ("the heads go one after another: (N, T, h, d_h) -> (N, T, h*d_h); yours interleave "
+         "them (the axes were (N, T, d_h, h))",
+         lambda x: x.permute(0, 2, 3, 1).reshape(x.shape[0], x.shape[2], -1)),
+        ("you stopped at (N, T, h, d_h): flatten the last two axes, .reshape(N, T, h * d_h)",
+         lambda x: x.transpose(1, 2)),
+    ]
+    raised = [(r"view size is not compatible|contiguous",
+               "after .transpose the tensor is not contiguous, so .view fails: use .reshape(N, T, h * d_h) "
+               "or .contiguous().view(...)")]
+    return _run("check_merge_heads", fn, cases, _merge_reference, "(N, T, h*d_h), the heads one after another",
+                wrong, raised, strict)
+
+
+# --- chapters/90_checkers.md, cell 33 ---
+def _layer_norm(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float = 1e-6,
+    correction: int = 0, dims: tuple[int, ...] = (-1,), eps_inside: bool = True,
+) -> torch.Tensor:
+    mean = x.mean(dim=dims, keepdim=True)
+    var = x.var(dim=dims, keepdim=True, correction=correction)
+    std = (var + eps).sqrt() if eps_inside else var.sqrt() + eps
+    return (x - mean) / std * weight + bias
+
+
+def check_layer_norm(
+    fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor], *, strict: bool = False
+) -> CheckResult:
+    """Check `fn(x, weight, bias)`: LayerNorm over the last axis, biased variance, eps = 1e-6.
+
+    Args:
+        fn: your layer_norm function; x is (N, T, D), weight and bias are (D,).
+        strict: raise AssertionError on failure instead of only printing it.
+    """
+
+    def affine(d: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return _randn(d, seed=seed, scale=0.2, shift=1.0), _randn(d, seed=seed + 1, scale=0.2)
+
+    cases = [
+        _Case("N=2, T=5, D=8, a fresh LayerNorm (weight 1, bias 0)",
+              (_randn(2, 5, 8, seed=0, scale=2.0), torch.ones(8, dtype=torch.float64), torch.zeros(8, dtype=torch.float64))),
+        _Case("tiny tokens: values ≈ 1e-3, variance ≈ 1e-6, as small as eps",
+              (_randn(1, 3, 8, seed=3, scale=1e-3), *affine(8, 4))),
+        _Case("one token, D=16, learned weight and bias", (_randn(1, 1, 16, seed=6, scale=10.0), *affine(16, 7))),
+    ]
+    wrong = [
+        ("eps is 1e-6 in ViT and timm; you used 1e-5 (PyTorch's nn.LayerNorm default). It only "
+         "shows on tokens whose variance is near eps, like these",
+         lambda x, w, b: _layer_norm(x, w, b, eps=1e-5)),
+        ("use the biased variance (divide by D, not D - 1): x.var(-1, unbiased=False), or "
+         "((x - mean) ** 2).mean(-1)",
+         lambda x, w, b: _layer_norm(x, w, b, correction=1)),
+        ("eps goes inside the square root: (x - mean) / sqrt(var + eps)",
+         lambda x, w, b: _layer_norm(x, w, b, eps_inside=False)),
+        ("normalise each token over its D features (the last axis); you normalised over the tokens (dim=1)",
+         lambda x, w, b: _layer_norm(x, w, b, dims=(1,))),
+        ("normalise each token on its own, over the last axis only; you used the whole (T, D) slice",
+         lambda x, w, b: _layer_norm(x, w, b, dims=(1, 2))),
+        ("after normalising, scale by weight and shift by bias: y = x_hat * weight + bias",
+         lambda x, w, b: _layer_norm(x, torch.ones_like(w), torch.zeros_like(b))),
+    ]
+    return _run("check_layer_norm", fn, cases, _layer_norm,
+                "(x - mean) / sqrt(var + 1e-6) * weight + bias over the last axis", wrong, [], strict)
+
+
+# --- chapters/90_checkers.md, cell 37 ---
+def _zero_fraction(x: torch.Tensor) -> float:
+    return (x == 0).double().mean().item()
+
+
+def check_mlp_dropout(make_mlp: Callable[..., nn.Module], *, strict: bool = False) -> CheckResult:
+    """Check an MLP factory `make_mlp(in_features, hidden_features, drop=p)` and its dropout.
+
+    Args:
+        make_mlp: a function or class that builds the feed-forward module.
+        strict: raise AssertionError on failure instead of only printing it.
+    """
+    check, dim, hidden, p = "check_mlp_dropout", 8, 16, 0.25
+    labels = [
+        "two Linear layers, D=8 -> D_ff=16 -> D=8",
+        "eval mode: fc2(GELU(fc1(x)))",
+        "drop=0.0 in training mode: nothing dropped",
+        "drop=0.5 in eval mode: nothing dropped",
+        "drop=0.25 in training mode: dropout after GELU and after fc2, kept values scaled",
+    ]
+
+    def fail(step: int, expected: str, got: str, hint: str) -> CheckResult:
+        return _failed(check, labels[step], expected, got, hint, strict)
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        x = _randn(4, 64, dim, seed=0)                                    # (N, T, D)
+        modules = {}
+        for drop in (0.0, 0.5, p):
+            try:
+                modules[drop] = make_mlp(dim, hidden, drop=drop).double()
+            except Exception as err:
+                return fail(0, "an nn.Module", f"make_mlp raised {type(err).__name__}: {err}",
+                            "make_mlp(in_features, hidden_features, drop=p) must build the module, e.g. a class "
+                            "whose __init__ takes (in_features, hidden_features, *, drop)")
+        linears = [m for m in modules[0.0].modules() if isinstance(m, nn.Linear)]
+        widths = [(m.in_features, m.out_features) for m in linears]
+        if widths != [(dim, hidden), (hidden, dim)]:
+            return fail(0, f"Linear layers {[(dim, hidden), (hidden, dim)]} (in, out)", f"Linear layers {widths}",
+                        "fc1 widens each token from D to D_ff, fc2 brings it back to D; define fc1 before fc2")
+        fc1, fc2 = linears
+
+        mlp = modules[0.0].eval()
+        want = fc2(F.gelu(fc1(x))).detach()                               # (N, T, D)
+        variants = [
+            ("ViT uses GELU, not ReLU: nn.GELU()", lambda: fc2(F.relu(fc1(x)))),
+            ("ViT and timm use the exact GELU (nn.GELU(), approximate='none'), not the tanh approximation",
+             lambda: fc2(F.gelu(fc1(x), approximate="tanh"))),
+            ("apply the GELU between fc1 and fc2", lambda: fc2(fc1(x))),
+        ]
+        with torch.no_grad():
+            got = mlp(x)
+        if not _same(got, want):
+            hint = next((h for h, v in variants if _same(got, v().detach())),
+                        "compute fc2(GELU(fc1(x))) and apply dropout only in training mode")
+            return fail(1, f"{_describe(want)}, fc2(GELU(fc1(x)))", _describe(got), hint)
+
+        with torch.no_grad():
+            got = modules[0.0].train()(x)
+        if not _same(got, want):
+            return fail(2, "the eval-mode output (dropout with p = 0 keeps everything)",
+                        f"{_zero_fraction(got):.0%} of the outputs are zero",
+                        "nn.Dropout() without an argument has p = 0.5: pass the probability, nn.Dropout(drop)")
+
+        mlp = modules[0.5].eval()
+        lin1, lin2 = [m for m in mlp.modules() if isinstance(m, nn.Linear)]
+        with torch.no_grad():
+            got, want_half = mlp(x), lin2(F.gelu(lin1(x)))
+        if not _same(got, want_half):
+            return fail(3, "fc2(GELU(fc1(x))): no dropout in eval mode",
+                        f"{_zero_fraction(got):.0%} of the outputs are zero",
+                        "dropout must switch off in eval mode: use nn.Dropout modules, or "
+                        "F.dropout(x, p, training=self.training)")
+
+        mlp = modules[p].train()
+        lin1, lin2 = [m for m in mlp.modules() if isinstance(m, nn.Linear)]
+        seen = {}
+        handle = lin2.register_forward_pre_hook(lambda module, args: seen.setdefault("hidden", args[0].detach()))
+        try:
+            with torch.no_grad():
+                torch.manual_seed(1)
+                out = mlp(x)
+        finally:
+            handle.remove()
+        hidden_act = seen["hidden"]                                       # (N, T, D_ff), after dropout
+        with torch.no_grad():
+            clean = F.gelu(lin1(x))                                       # (N, T, D_ff), before dropout
+            pre_drop2 = lin2(hidden_act)                                  # (N, T, D)
+        f_hidden, f_out = _zero_fraction(hidden_act), _zero_fraction(out)
+        expected = f"about {p:.0%} zeros after GELU and after fc2"
+        got_text = f"{f_hidden:.0%} zeros after GELU, {f_out:.0%} after fc2"
+        if abs(f_hidden - 0.5) < 0.05 or abs(f_out - 0.5) < 0.05:
+            return fail(4, expected, got_text,
+                        "nn.Dropout() without an argument has p = 0.5: pass the probability, nn.Dropout(drop)")
+        if f_hidden < 0.05:
+            return fail(4, expected, got_text, "add dropout after the GELU (timm's drop1), before fc2")
+        if f_out < 0.05:
+            return fail(4, expected, got_text, "add dropout after fc2 as well (timm's drop2)")
+        if abs(f_hidden - p) > 0.05 or abs(f_out - p) > 0.05:
+            return fail(4, expected, got_text, "use the probability the factory was given: nn.Dropout(drop)")
+        kept = hidden_act != 0
+        if not torch.allclose(hidden_act[kept], clean[kept] / (1 - p), rtol=_RTOL, atol=_ATOL):
+            return fail(4, "kept activations = GELU(fc1(x)) / (1 - p)", "other values",
+                        "dropout goes after the activation, and nn.Dropout scales the kept values by 1/(1 - p); "
+                        "don't rescale them yourself")
+        kept = out != 0
+        if not torch.allclose(out[kept], pre_drop2[kept] / (1 - p), rtol=_RTOL, atol=_ATOL):
+            return fail(4, "kept outputs = fc2(...) / (1 - p)", "other values",
+                        "the last dropout acts on fc2's output, and nn.Dropout scales the kept values by 1/(1 - p)")
+    return _passed(check, labels, strict)
+
+
+# --- chapters/90_checkers.md, cell 41 ---
+def _pool_reference(x: torch.Tensor, global_pool: str) -> torch.Tensor:
+    return x[:, 0] if global_pool == "token" else x[:, 1:].mean(dim=1)   # (N, D)
+
+
+def check_pool(fn: Callable[[torch.Tensor, str], torch.Tensor], *, strict: bool = False) -> CheckResult:
+    """Check `fn(x, global_pool)`: (N, T, D) -> (N, D) for global_pool 'token' and 'avg'.
+
+    Args:
+        fn: your pooling function; the class token is at position 0.
+        strict: raise AssertionError on failure instead of only printing it.
+    """
+    x = _randn(2, 5, 3, seed=0)
+    short = _randn(3, 2, 4, seed=1)
+    cases = [
+        _Case("'token', N=2, T=5, D=3", (x, "token")),
+        _Case("'avg', N=2, T=5, D=3", (x, "avg")),
+        _Case("'avg' with one patch: T=2", (short, "avg")),
+        _Case("'token' with one patch: T=2", (short, "token")),
+    ]
+    wrong = [
+        ("'avg' averages the patch tokens only: x[:, 1:].mean(dim=1); you included the class token",
+         lambda x, g: x.mean(dim=1) if g == "avg" else None),
+        ("the class token is the first token, x[:, 0], not the last",
+         lambda x, g: x[:, -1] if g == "token" else None),
+        ("'token' takes the class token x[:, 0]; averaging is what 'avg' does",
+         lambda x, g: x[:, 1:].mean(dim=1) if g == "token" else None),
+        ("'avg' is a mean, not a sum: divide by the number of patch tokens, or use .mean(dim=1)",
+         lambda x, g: x[:, 1:].sum(dim=1) if g == "avg" else None),
+        ("average over the tokens (dim=1), not over the width",
+         lambda x, g: x[:, 1:].mean(dim=-1) if g == "avg" else x.mean(dim=-1)),
+        ("drop the token axis: x[:, 0] gives (N, D), x[:, :1] keeps (N, 1, D)",
+         lambda x, g: x[:, :1] if g == "token" else x[:, 1:].mean(dim=1, keepdim=True)),
+    ]
+    return _run("check_pool", fn, cases, _pool_reference, "(N, D): x[:, 0] or the mean of x[:, 1:]",
+                wrong, [], strict)
+
+
+# --- chapters/90_checkers.md, cell 44 ---
+def check_num_tokens(fn: Callable[..., int], *, strict: bool = False) -> CheckResult:
+    """Check `fn(img_size, patch_size, class_token=True)` returns T = (img_size/patch_size)² (+ 1).
+
+    Args:
+        fn: your function; square images of side img_size, square patches of side patch_size.
+        strict: raise AssertionError on failure instead of only printing it.
+    """
+    cases = [
+        _Case("32×32 images, P=8 (the seed configuration)", (32, 8)),
+        _Case("224×224, P=16 (ViT-B/16)", (224, 16)),
+        _Case("224×224, P=14", (224, 14)),
+        _Case("P equals the image size: one patch", (32, 32)),
+        _Case("224×224, P=16, no class token", (224, 16), {"class_token": False}),
+    ]
+
+    def reference(img: int, patch: int, class_token: bool = True) -> int:
+        return (img // patch) ** 2 + int(class_token)
+
+    wrong = [
+        ("add 1 for the class token: T = (H/P)(W/P) + 1",
+         lambda img, patch, class_token=True: (img // patch) ** 2 if class_token else None),
+        ("the patches form a 2-D grid: (H/P) · (W/P) of them, not H/P",
+         lambda img, patch, class_token=True: img // patch + int(class_token)),
+        ("count patches, not pixels: (H/P) · (W/P); H·W/P is off by a factor P",
+         lambda img, patch, class_token=True: img * img // patch + int(class_token)),
+        ("without a class token there is no extra token: T = (H/P)(W/P)",
+         lambda img, patch, class_token=True: (img // patch) ** 2 + 1),
+    ]
+    raised = [(r"unexpected keyword argument 'class_token'",
+               "add a parameter class_token: bool = True to your function")]
+    return _run("check_num_tokens", fn, cases, reference, "", wrong, raised, strict)
+
+
+# --- chapters/90_checkers.md, cell 46 ---
+def _vit_params(
+    *, img_size: int, patch_size: int, in_chans: int, embed_dim: int, depth: int, num_heads: int,
+    head_dim: int, mlp_hidden: int, num_classes: int,
+    bias: bool = True, cls_position: bool = True, cls_token: bool = True, inner: int | None = None,
+    block_norms: bool = True, final_norm: bool = True,
+) -> int:
+    """Parameters of a timm-style ViT; the keyword switches build the known wrong counts."""
+    d, b = embed_dim, int(bias)
+    inner = num_heads * head_dim if inner is None else inner
+    tokens = (img_size // patch_size) ** 2 + int(cls_position)
+    patch = d * in_chans * patch_size**2 + b * d
+    block = (
+        (4 * d if block_norms else 0)
+        + d * 3 * inner + b * 3 * inner                  # qkv: D -> 3 h d_h
+        + inner * d + b * d                              # proj: h d_h -> D
+        + d * mlp_hidden + b * mlp_hidden                # fc1
+        + mlp_hidden * d + b * d                         # fc2
+    )
+    head = d * num_classes + b * num_classes
+    return patch + d * int(cls_token) + tokens * d + depth * block + (2 * d if final_norm else 0) + head
+
+
+def check_param_count(fn: Callable[..., int], *, strict: bool = False) -> CheckResult:
+    """Check `fn(img_size=..., patch_size=..., in_chans=..., embed_dim=..., depth=..., num_heads=...,
+    head_dim=..., mlp_hidden=..., num_classes=...)` counts the parameters of a ViT.
+
+    Args:
+        fn: your function, called with keyword arguments only.
+        strict: raise AssertionError on failure instead of only printing it.
+    """
+    seed = dict(img_size=32, patch_size=8, in_chans=3, embed_dim=1024, depth=2, num_heads=12,
+                head_dim=64, mlp_hidden=2048, num_classes=1000)
+    vit_b16 = dict(img_size=224, patch_size=16, in_chans=3, embed_dim=768, depth=12, num_heads=12,
+                   head_dim=64, mlp_hidden=3072, num_classes=1000)
+    tiny = dict(img_size=8, patch_size=4, in_chans=1, embed_dim=4, depth=1, num_heads=1,
+                head_dim=4, mlp_hidden=8, num_classes=0)
+    cases = [
+        _Case("the seed configuration, depth 2 (h·d_h = 768 ≠ D = 1024)", (), seed),
+        _Case("ViT-B/16 (timm: 86,567,656)", (), vit_b16),
+        _Case("a tiny ViT without a head (K=0)", (), tiny),
+    ]
+    wrong = [
+        ("with h·d_h ≠ D, qkv is Linear(D → 3·h·d_h) and proj is Linear(h·d_h → D); you counted them as D-wide",
+         lambda **c: _vit_params(**c, inner=c["embed_dim"])),
+        ("the class token needs a position too: the position table has T = patches + 1 rows",
+         lambda **c: _vit_params(**c, cls_position=False)),
+        ("count the class token itself: one learned D-vector",
+         lambda **c: _vit_params(**c, cls_token=False)),
+        ("every Linear (and the patch projection) has a bias: add out_features for each",
+         lambda **c: _vit_params(**c, bias=False)),
+        ("each LayerNorm has a weight and a bias of D numbers: two per block, and one after the last block",
+         lambda **c: _vit_params(**c, block_norms=False, final_norm=False)),
+        ("don't forget the final LayerNorm after the last block (2·D parameters)",
+         lambda **c: _vit_params(**c, final_norm=False)),
+        ("each block has two LayerNorms (norm1 and norm2), 2·D parameters each",
+         lambda **c: _vit_params(**c, block_norms=False)),
+    ]
+    return _run("check_param_count", fn, cases, _vit_params, "", wrong, [], strict)
