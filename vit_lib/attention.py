@@ -30,7 +30,7 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(batch, tokens, heads * head_dim)      # (N, T, h*d_h), copies when it must
 
 
-# --- chapters/05_merge_heads.md, cell 31 ---
+# --- chapters/05_merge_heads.md, cell 33 ---
 class Attention(nn.Module):
     """Multi-head self-attention over (N, T, D) tokens, with timm's parameter names.
 

@@ -15,6 +15,7 @@ Shapes: N batch, C/H/W image, P patch, T tokens, D width, h heads, d_h head widt
 import math
 import numbers
 import re
+import textwrap
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -113,8 +114,18 @@ def _describe(value: Any) -> str:
 
 
 # --- chapters/90_checkers.md, cell 8 ---
+def _wrap(message: str, width: int = 88) -> str:
+    """Fold long lines under their label, so a hint stays readable in a notebook or a web page."""
+    lines = []
+    for line in message.split("\n"):
+        label = re.match(r"\s*(\w+:\s+)?", line).end()
+        lines.append(textwrap.fill(line, width, subsequent_indent=" " * label,
+                                   break_long_words=False, break_on_hyphens=False))
+    return "\n".join(lines)
+
+
 def _finish(check: str, passed: bool, message: str, strict: bool) -> CheckResult:
-    print(message)
+    print(_wrap(message))
     if strict and not passed:
         raise AssertionError(message)
     return CheckResult(check, passed, message)
