@@ -424,13 +424,19 @@ def _id(value):
     return getattr(value, "__name__", None) or repr(value)
 
 
+def assert_printed(printed: str, message: str) -> None:
+    """The checker printed its message, folded so that no line runs past 88 characters."""
+    assert printed.split() == message.split()
+    assert all(len(line) <= 88 or " " not in line.strip() for line in printed.splitlines()), printed
+
+
 @pytest.mark.parametrize("checker, solution", RIGHT, ids=[f"{c.__name__}-{_id(s)}" for c, s in RIGHT])
 def test_right_solution_passes(checker, solution, capsys):
     result = checker(solution)
     printed = capsys.readouterr().out
     assert result.passed, result.message
     assert bool(result) is True
-    assert printed.strip() == result.message
+    assert_printed(printed, result.message)
     assert result.message.startswith(f"{checker.__name__}: PASS")
 
 
@@ -504,7 +510,7 @@ def test_wrong_solution_fails_with_its_hint(checker, solution, hint, capsys):
     printed = capsys.readouterr().out
     assert not result.passed
     assert bool(result) is False
-    assert printed.strip() == result.message
+    assert_printed(printed, result.message)
     assert result.message.startswith(f"{checker.__name__}: FAIL on case: ")
     assert "expected:" in result.message and "got:" in result.message
     assert hint in result.message, result.message
