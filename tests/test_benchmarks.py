@@ -1,0 +1,40 @@
+"""benchmarks/bench_vs_timm.py runs and prints its table and summary (timings are not checked: they are noise here)."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quick_benchmark_prints_table_and_summary(tmp_path):
+    pytest.importorskip("timm")
+    report = tmp_path / "bench.txt"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_vs_timm.py"), "--quick", "--threads", "1",
+         "--output", str(report)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("machine: ") and "torch threads 1" in lines[0]
+    assert any(line.startswith("matmul: 1024x1024 fp32, timed in every round") for line in lines)
+    header = next(i for i, line in enumerate(lines) if line.startswith("config"))
+    for column in ("fwd ms", "train ms", "fwd MiB", "train MiB", "GFLOP/s", "% mm", "x timm"):
+        assert column in lines[header]
+    number = r"\s+\d+\.\d+"
+    rows = [line for line in lines if re.match(r"tiny\s+\d+ (vit_lib fused|vit_lib explicit|timm)\s", line)]
+    assert len(rows) == 2 * 3                       # batches 1 and 4, three implementations each
+    for row in rows:
+        assert re.search(rf"({number}){{9}}\s+\d+\s+\d+$", row), row
+    assert [r.split()[1] for r in rows if r.split()[2] == "timm"] == ["1", "4"]
+    timm_rows = [r for r in rows if " timm " in r]
+    assert all(re.search(r"\s1\.00\s", r) for r in timm_rows)    # timm is its own baseline
+    summary = lines[-1]
+    assert summary.startswith("summary: worst vit_lib/timm ratio fused time ")
+    assert re.search(r"targets fused<=1.00x (met|NOT met), explicit<=1.10x (met|NOT met), fwd>=70%mm@N=4 (met|NOT met)$",
+                     summary)
+    assert report.read_text().splitlines() == lines
