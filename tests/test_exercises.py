@@ -388,6 +388,76 @@ def param_count_by_building(*, img_size, patch_size, in_chans, embed_dim, depth,
     return sum(p.numel() for p in model.parameters())
 
 
+# ------------------------------------------------------------------ timm's fused qkv
+def split_qkv(weight, bias, num_heads):
+    w_q, w_k, w_v = weight.chunk(3)
+    if bias is None:
+        return w_q, w_k, w_v, None, None, None
+    return (w_q, w_k, w_v, *bias.chunk(3))
+
+
+def split_qkv_by_heads(weight, bias, num_heads):
+    d = weight.shape[1]
+    w = weight.view(3, num_heads, -1, d)                     # (3, h, d_h, D), timm's reshape order
+    b = bias.view(3, num_heads, -1) if bias is not None else [None] * 3
+    return (*(w[i].reshape(-1, d) for i in range(3)),
+            *(b[i].reshape(-1) if bias is not None else None for i in range(3)))
+
+
+def split_qkv_via_linear(weight, bias, num_heads):
+    """Like the chapter: the fused Linear's output, cut into three, equals three separate Linears."""
+    inner = weight.shape[0] // 3
+    parts = [weight[i * inner:(i + 1) * inner].clone() for i in range(3)]
+    biases = [None if bias is None else bias[i * inner:(i + 1) * inner].clone() for i in range(3)]
+    return tuple(parts) + tuple(biases)
+
+
+def split_qkv_last_axis(weight, bias, num_heads):
+    w_q, w_k, w_v = weight.chunk(3, dim=-1)
+    b_q, b_k, b_v = bias.chunk(3, dim=-1) if bias is not None else (None, None, None)
+    return w_q, w_k, w_v, b_q, b_k, b_v
+
+
+def split_qkv_interleaved(weight, bias, num_heads):
+    d = weight.shape[1]
+    w = weight.view(num_heads, 3, -1, d)                     # (h, 3, d_h, D): not timm's layout
+    ws = [w[:, i].reshape(-1, d) for i in range(3)]
+    bs = [bias.view(num_heads, 3, -1)[:, i].reshape(-1) for i in range(3)] if bias is not None else [None] * 3
+    return (*ws, *bs)
+
+
+def split_qkv_k_v_swapped(weight, bias, num_heads):
+    w_q, w_v, w_k = weight.chunk(3)
+    b_q, b_v, b_k = bias.chunk(3) if bias is not None else (None, None, None)
+    return w_q, w_k, w_v, b_q, b_k, b_v
+
+
+def split_qkv_q_k_swapped(weight, bias, num_heads):
+    w_k, w_q, w_v = weight.chunk(3)
+    b_k, b_q, b_v = bias.chunk(3) if bias is not None else (None, None, None)
+    return w_q, w_k, w_v, b_q, b_k, b_v
+
+
+def split_qkv_bias_forgotten(weight, bias, num_heads):
+    return (*weight.chunk(3), None, None, None)
+
+
+def split_qkv_whole_bias(weight, bias, num_heads):
+    return (*weight.chunk(3), bias, bias, bias)
+
+
+def split_qkv_bias_required(weight, bias, num_heads):
+    return (*weight.chunk(3), *bias.chunk(3))
+
+
+def split_qkv_transposed(weight, bias, num_heads):
+    return (*(w.T for w in weight.chunk(3)), *(bias.chunk(3) if bias is not None else (None,) * 3))
+
+
+def split_qkv_weights_only(weight, bias, num_heads):
+    return weight.chunk(3)
+
+
 RIGHT = [
     (ex.check_patchify, patchify),
     (ex.check_patchify, patchify_unfold),
@@ -417,6 +487,9 @@ RIGHT = [
     (ex.check_num_tokens, num_tokens),
     (ex.check_param_count, param_count),
     (ex.check_param_count, param_count_by_building),
+    (ex.check_split_qkv, split_qkv),
+    (ex.check_split_qkv, split_qkv_by_heads),
+    (ex.check_split_qkv, split_qkv_via_linear),
 ]
 
 
@@ -499,6 +572,15 @@ WRONG = [
     (ex.check_param_count, lambda **s: _count(**s, norms=False, final_norm=False), "two per block, and one after"),
     (ex.check_param_count, lambda **s: _count(**s, final_norm=False), "final LayerNorm"),
     (ex.check_param_count, lambda **s: _count(**s, norms=False), "norm1 and norm2"),
+    (ex.check_split_qkv, split_qkv_last_axis, "chunk along dim=0"),
+    (ex.check_split_qkv, split_qkv_interleaved, "per-head layout (h, 3, d_h)"),
+    (ex.check_split_qkv, split_qkv_k_v_swapped, "yours returns them as q, v, k"),
+    (ex.check_split_qkv, split_qkv_q_k_swapped, "yours returns them as k, q, v"),
+    (ex.check_split_qkv, split_qkv_bias_forgotten, "split the bias too"),
+    (ex.check_split_qkv, split_qkv_whole_bias, "its own third of the bias"),
+    (ex.check_split_qkv, split_qkv_bias_required, "the bias is None"),
+    (ex.check_split_qkv, split_qkv_transposed, "don't transpose"),
+    (ex.check_split_qkv, split_qkv_weights_only, "return a tuple of 6"),
 ]
 
 
@@ -524,7 +606,7 @@ def test_strict_raises_with_the_message():
 
 def test_every_checker_is_exported_at_the_top_level():
     checkers = [name for name in dir(ex) if name.startswith("check_")]
-    assert len(checkers) == 11
+    assert len(checkers) == 12
     for name in checkers + ["CheckResult"]:
         assert getattr(vit_lib, name) is getattr(ex, name)
         assert name in vit_lib.__all__
@@ -537,6 +619,24 @@ def test_reference_parameter_count_matches_timm_vit_b16():
     sizes = dict(img_size=224, patch_size=16, in_chans=3, embed_dim=768, depth=12, num_heads=12, head_dim=64,
                  mlp_hidden=3072, num_classes=1000)
     assert ex._vit_params(**sizes) == sum(p.numel() for p in model.parameters()) == 86_567_656
+
+
+def test_reference_qkv_split_matches_timm_attention():
+    """The checker's [q | k | v] split gives the q, k, v that timm's Attention computes."""
+    timm_layers = pytest.importorskip("timm.layers")
+    torch.manual_seed(0)
+    heads, dim = 4, 24
+    attn = timm_layers.Attention(dim, num_heads=heads, qkv_bias=True).double()
+    with torch.no_grad():
+        attn.qkv.bias.normal_()
+        x = torch.randn(2, 5, dim, dtype=torch.float64)                               # (N, T, D)
+        theirs = attn.qkv(x).reshape(2, 5, 3, heads, dim // heads).permute(2, 0, 3, 1, 4)  # (3, N, h, T, d_h)
+        w_q, w_k, w_v, b_q, b_k, b_v = ex._split_qkv_reference(attn.qkv.weight, attn.qkv.bias, heads)
+        ours = [vit_lib.split_heads(F.linear(x, w, b), heads) for w, b in [(w_q, b_q), (w_k, b_k), (w_v, b_v)]]
+        wrong = ex._split_qkv_interleaved(attn.qkv.weight, attn.qkv.bias, heads)
+    for mine, reference in zip(ours, theirs):
+        assert torch.allclose(mine, reference, atol=1e-12)
+    assert not torch.allclose(F.linear(x, wrong[0], wrong[3]), F.linear(x, w_q, b_q))
 
 
 def test_checkers_leave_the_global_random_state_alone():

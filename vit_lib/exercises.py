@@ -92,6 +92,12 @@ def _same(got: Any, want: Any) -> bool:
     """Equal within the tolerance (tensors) or exactly (integers, shapes)."""
     if want is None or got is None:
         return False
+    if _is_parts(want):   # a tuple of tensors, where None stands for a missing part (a bias)
+        return (
+            isinstance(got, (tuple, list))
+            and len(got) == len(want)
+            and all(g is None if w is None else _same(g, w) for g, w in zip(got, want))
+        )
     if isinstance(want, torch.Tensor):
         return (
             isinstance(got, torch.Tensor)
@@ -103,9 +109,17 @@ def _same(got: Any, want: Any) -> bool:
     return got == want
 
 
+def _is_parts(value: Any) -> bool:
+    """A tuple or list that holds tensors: several results, compared part by part."""
+    return isinstance(value, (tuple, list)) and any(isinstance(v, torch.Tensor) for v in value)
+
+
 def _describe(value: Any) -> str:
     if isinstance(value, torch.Tensor):
         return f"a tensor of shape {tuple(value.shape)}"
+    if _is_parts(value):
+        shapes = [str(tuple(v.shape)) if isinstance(v, torch.Tensor) else repr(v) for v in value]
+        return f"a {type(value).__name__} of {len(value)}: {', '.join(shapes)}"
     if isinstance(value, tuple) and all(isinstance(v, int) for v in value):
         return f"shape {value}"
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
@@ -146,9 +160,17 @@ def _failed(check: str, case: str, expected: str, got: str, hint: str, strict: b
     return _finish(check, False, message, strict)
 
 
-def _diagnose(got: Any, want: Any, case: _Case, wrong: list[_Variant]) -> tuple[str, str]:
-    """(what came back, hint) for a wrong answer: a known mistake's hint when one matches."""
+def _diagnose(
+    got: Any, want: Any, case: _Case, wrong: list[_Variant], parts: tuple[str, ...] = ()
+) -> tuple[str, str]:
+    """(what came back, hint) for a wrong answer: a known mistake's hint when one matches.
+
+    `parts` names the items of a tuple result, so that the message can say which ones are wrong.
+    """
     got_text = _describe(got)
+    if parts and _is_parts(want) and isinstance(got, (tuple, list)) and len(got) == len(want) == len(parts):
+        bad = [name for name, g, w in zip(parts, got, want) if not (g is None if w is None else _same(g, w))]
+        got_text += "; wrong: " + ", ".join(bad)
     if isinstance(got, torch.Tensor) and isinstance(want, torch.Tensor) and got.shape == want.shape:
         if not torch.isfinite(got).all():
             return got_text + " containing NaN or inf", (
@@ -172,6 +194,8 @@ def _diagnose(got: Any, want: Any, case: _Case, wrong: list[_Variant]) -> tuple[
         return got_text, "the number is right but it is a float: use // (integer division), not /"
     if isinstance(want, torch.Tensor) and not isinstance(got, torch.Tensor):
         return got_text, "return a torch.Tensor"
+    if _is_parts(want) and not (isinstance(got, (tuple, list)) and len(got) == len(want)):
+        return got_text, f"return a tuple of {len(want)}" + (f": ({', '.join(parts)})" if parts else "")
     if isinstance(want, torch.Tensor) and tuple(got.shape) != tuple(want.shape):
         return got_text, f"the shape should be {tuple(want.shape)}; print the shape after each step of your function"
     return got_text, "not one of the usual mistakes; compare your steps with the chapter on this small case"
@@ -186,8 +210,12 @@ def _run(
     wrong: list[_Variant],
     raised: list[tuple[str, str]],
     strict: bool,
+    parts: tuple[str, ...] = (),
 ) -> CheckResult:
-    """Run `fn` on every case; fail on the first wrong one, with the best hint we have."""
+    """Run `fn` on every case; fail on the first wrong one, with the best hint we have.
+
+    `parts` names the items when the result is a tuple of tensors (see `_diagnose`).
+    """
     for case in cases:
         want = reference(*_clone(case.args), **_clone(case.kwargs))
         expected_text = _describe(want) + (f" — {expected}" if expected else "")
@@ -203,7 +231,7 @@ def _run(
             return _failed(check, case.label, expected_text, "an input changed in place",
                            "don't modify the inputs (e.g. x -= m, x.transpose_()); write x = x - m instead", strict)
         if not _same(got, want):
-            got_text, hint = _diagnose(got, want, case, wrong)
+            got_text, hint = _diagnose(got, want, case, wrong, parts)
             return _failed(check, case.label, expected_text, got_text, hint, strict)
     return _passed(check, [c.label for c in cases], strict)
 
@@ -743,3 +771,83 @@ def check_param_count(fn: Callable[..., int], *, strict: bool = False) -> CheckR
          lambda **c: _vit_params(**c, block_norms=False)),
     ]
     return _run("check_param_count", fn, cases, _vit_params, "", wrong, [], strict)
+
+
+# --- chapters/90_checkers.md, cell 50 ---
+_QKV_PARTS = ("w_q", "w_k", "w_v", "b_q", "b_k", "b_v")
+
+
+def _split_qkv_reference(weight: torch.Tensor, bias: torch.Tensor | None, num_heads: int) -> tuple:
+    w_q, w_k, w_v = weight.chunk(3, dim=0)                     # 3 × (h*d_h, D): rows [q | k | v]
+    b_q, b_k, b_v = bias.chunk(3) if bias is not None else (None, None, None)   # 3 × (h*d_h,)
+    return w_q, w_k, w_v, b_q, b_k, b_v
+
+
+def _split_qkv_interleaved(weight: torch.Tensor, bias: torch.Tensor | None, num_heads: int) -> tuple:
+    """The per-head layout (h, 3, d_h): rows q_0 k_0 v_0 q_1 k_1 v_1 ... (not timm's)."""
+    h, d = num_heads, weight.shape[1]
+    w = weight.reshape(h, 3, -1, d)                            # (h, 3, d_h, D)
+    ws = [w[:, i].reshape(-1, d) for i in range(3)]            # 3 × (h*d_h, D)
+    bs = [bias.reshape(h, 3, -1)[:, i].reshape(-1) for i in range(3)] if bias is not None else [None] * 3
+    return (*ws, *bs)
+
+
+def _split_qkv_order(order: tuple[int, int, int]) -> Callable[..., tuple]:
+    """A split that returns the three thirds in a wrong `order` (indices into q, k, v)."""
+
+    def split(weight: torch.Tensor, bias: torch.Tensor | None, num_heads: int) -> tuple:
+        parts = _split_qkv_reference(weight, bias, num_heads)
+        return tuple(parts[i] for i in order) + tuple(parts[3 + i] for i in order)
+
+    return split
+
+
+def check_split_qkv(
+    fn: Callable[[torch.Tensor, torch.Tensor | None, int], tuple], *, strict: bool = False
+) -> CheckResult:
+    """Check `fn(weight, bias, num_heads)` cuts timm's fused qkv into q, k and v.
+
+    `weight` is (3*h*d_h, D) with rows [q | k | v], each head by head; `bias` is (3*h*d_h,) or
+    None. `fn` returns (w_q, w_k, w_v, b_q, b_k, b_v): weights (h*d_h, D), biases (h*d_h,) or None.
+
+    Args:
+        fn: your split_qkv function.
+        strict: raise AssertionError on failure instead of only printing it.
+    """
+    cases = [
+        _Case("h=2, d_h=2, D=6 (h·d_h = 4 ≠ D), with a bias", (_counts(12, 6), 1000 + _counts(12), 2)),
+        _Case("no bias (qkv_bias=False): h=3, d_h=2, D=4", (_counts(18, 4), None, 3)),
+        _Case("one head: h=1, d_h=4, D=4", (_counts(12, 4), 1000 + _counts(12), 1)),
+        _Case("d_h=1: h=4, D=3", (_counts(12, 3), 1000 + _counts(12), 4)),
+    ]
+    names = "qkv"
+    wrong = [
+        ("the q, k, v thirds are the rows of the weight (its output features), so chunk along dim=0; "
+         "dim=-1 cuts the input features. (For the activations qkv(x), (N, T, 3·h·d_h), the last axis "
+         "is the right one; for the weight, (3·h·d_h, D), it is the first.)",
+         lambda w, b, h: (*w.chunk(3, dim=-1), *(b.chunk(3) if b is not None else (None,) * 3))),
+        ("timm's rows are (3, h, d_h): all of q, then all of k, then all of v, each head by head; "
+         "yours assume a per-head layout (h, 3, d_h), q₀ k₀ v₀ q₁ k₁ v₁ … — num_heads is not even "
+         "needed: weight.chunk(3, dim=0)",
+         _split_qkv_interleaved),
+        *[(f"the thirds come in the order q, k, v (indices 0, 1, 2 of timm's reshape(N, T, 3, h, d_h)); "
+           f"yours returns them as {', '.join(names[i] for i in order)}", _split_qkv_order(order))
+          for order in [(0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)]],
+        ("split the bias too: its 3·h·d_h entries are in the same [q | k | v] order as the rows, "
+         "bias.chunk(3); return None only when the bias is None",
+         lambda w, b, h: (*w.chunk(3), None, None, None) if b is not None else None),
+        ("each part gets its own third of the bias, (h·d_h,), in the same [q | k | v] order: bias.chunk(3)",
+         lambda w, b, h: (*w.chunk(3), b, b, b) if b is not None else None),
+        ("nn.Linear stores its weight as (out_features, in_features): keep each part (h·d_h, D), "
+         "don't transpose it",
+         lambda w, b, h: (*(p.t() for p in w.chunk(3)), *(b.chunk(3) if b is not None else (None,) * 3))),
+    ]
+    raised = [
+        (r"NoneType", "with qkv_bias=False the bias is None: return None for b_q, b_k and b_v"),
+        (r"Dimension out of range", "the bias is 1-D, (3·h·d_h,): its thirds are bias.chunk(3), along dim=0 — "
+                                    "like the weight's, which are its rows"),
+        (r"not enough values to unpack \(expected 3", "chunk(3) gave fewer than 3 pieces, so that axis is not "
+                                                     "3·h·d_h long: the q, k, v thirds are the rows, dim=0"),
+    ]
+    return _run("check_split_qkv", fn, cases, _split_qkv_reference,
+                "(w_q, w_k, w_v, b_q, b_k, b_v), rows [q | k | v]", wrong, raised, strict, _QKV_PARTS)
