@@ -1,0 +1,336 @@
+"""Tests for vit_lib.data and vit_lib.train (chapter 12): loaders, schedule, checkpoints, resume, DDP."""
+
+import gzip
+import math
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vit_lib.data import (
+    FASHION_MNIST_DIR,
+    FASHION_MNIST_FILES,
+    Normalize,
+    RandomHorizontalFlip,
+    RandomShift,
+    Resize,
+    load_dataset,
+    Split,
+    DataSplits,
+    find_fashion_mnist,
+    load_digits,
+    load_fashion_mnist,
+    read_idx,
+    stratified_split,
+)
+from vit_lib.model import ViTConfig, VisionTransformer
+from vit_lib.train import History, TrainConfig, Trainer, WarmupCosine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def tiny_vit(seed: int = 0, **overrides) -> VisionTransformer:
+    torch.manual_seed(seed)
+    kw = dict(img_size=8, patch_size=2, in_chans=1, num_classes=10, embed_dim=32, depth=1,
+              num_heads=2, mlp_ratio=2.0)
+    kw.update(overrides)
+    return VisionTransformer(ViTConfig(**kw))
+
+
+@pytest.fixture(scope="module")
+def digits() -> DataSplits:
+    return load_digits()
+
+
+@pytest.fixture(scope="module")
+def small_digits(digits) -> DataSplits:
+    """96 training images: enough for a few steps, fast enough for a unit test."""
+    return DataSplits("digits", digits.train.subset(range(96)), digits.val.subset(range(64)),
+                      digits.test, digits.classes)
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool) -> None:
+    codes = {np.dtype("uint8"): 0x08, np.dtype(">i4"): 0x0C}
+    header = bytes([0, 0, codes[array.dtype], array.ndim]) + np.array(array.shape, dtype=">u4").tobytes()
+    raw = header + array.tobytes()
+    path.write_bytes(gzip.compress(raw) if compress else raw)
+
+
+# ----------------------------------------------------------------------------- data
+
+def test_digits_split_is_stratified_disjoint_and_fixed(digits):
+    assert digits.sizes() == {"train": 1259, "val": 179, "test": 359}
+    assert digits.image_shape == (1, 8, 8)
+    total = torch.cat([digits.train.images, digits.val.images, digits.test.images])
+    assert total.shape[0] == 1797
+    assert 0.0 <= digits.train.images.min() and digits.train.images.max() <= 1.0
+    # every class in every split in the same proportion (within one image of rounding)
+    all_counts = np.bincount(np.concatenate([s.labels.numpy() for s in (digits.train, digits.val, digits.test)]))
+    for split, fraction in ((digits.val, 0.1), (digits.test, 0.2)):
+        counts = np.bincount(split.labels.numpy(), minlength=10)
+        assert np.all(np.abs(counts - fraction * all_counts) <= 1), counts
+    # no image is in two splits: compare the images themselves (the bundled set has no duplicates)
+    keys = [{tuple(img.flatten().tolist()) for img in s.images} for s in (digits.train, digits.val, digits.test)]
+    assert sum(map(len, keys)) == len(set().union(*keys)) == 1797
+    # the split never changes
+    again = load_digits()
+    assert torch.equal(again.test.images, digits.test.images)
+
+
+def test_stratified_split_indices():
+    labels = np.repeat(np.arange(3), [10, 20, 30])
+    train, val, test = stratified_split(labels, (0.1, 0.2), seed=1)
+    assert [len(train), len(val), len(test)] == [42, 6, 12]
+    assert np.bincount(labels[test]).tolist() == [2, 4, 6]
+    assert np.array_equal(np.sort(np.concatenate([train, val, test])), np.arange(60))
+    assert not np.array_equal(stratified_split(labels, (0.1, 0.2), seed=2)[2], test)
+
+
+def test_stratified_split_rejects_bad_fractions():
+    with pytest.raises(ValueError, match=r"sum to less than 1, got \(0.5, 0.5\)"):
+        stratified_split(np.zeros(10), (0.5, 0.5))
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_read_idx_parses_a_file_it_wrote(tmp_path, compress):
+    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    write_idx(tmp_path / "images", images, compress)
+    out = read_idx(tmp_path / "images")
+    assert out.dtype == np.uint8 and out.shape == (2, 3, 4)
+    assert np.array_equal(out, images)
+    labels = np.array([7, -1, 300], dtype=">i4")
+    write_idx(tmp_path / "labels", labels, compress)
+    assert read_idx(tmp_path / "labels").tolist() == [7, -1, 300]
+
+
+def test_read_idx_rejects_a_truncated_file(tmp_path):
+    images = np.zeros((2, 3, 4), dtype=np.uint8)
+    write_idx(tmp_path / "images", images, compress=False)
+    (tmp_path / "short").write_bytes((tmp_path / "images").read_bytes()[:-5])
+    with pytest.raises(ValueError, match=r"header says shape \(2, 3, 4\) \(24 bytes of data\), but the file holds 19"):
+        read_idx(tmp_path / "short")
+
+
+def test_read_idx_rejects_a_non_idx_file(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        read_idx(tmp_path / "notes.txt")
+
+
+def test_read_idx_rejects_an_unknown_type_code(tmp_path):
+    (tmp_path / "odd").write_bytes(bytes([0, 0, 0x0A, 1, 0, 0, 0, 0]))
+    with pytest.raises(ValueError, match="odd: unknown IDX type code 0x0a; expected one of 0x08"):
+        read_idx(tmp_path / "odd")
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Normalize(0.5, 0.0), "std must be positive, got 0.0"),
+    (lambda: RandomShift(-1), "max_shift must be >= 0, got -1"),
+    (lambda: Resize(0), "size must be at least 1, got 0"),
+    (lambda: RandomHorizontalFlip(1.5), r"p must be in \[0, 1\], got 1.5"),
+    (lambda: load_dataset("mnist"), "unknown dataset 'mnist'; expected 'digits' or 'fashion-mnist'"),
+    (lambda: Split(torch.zeros(3, 1, 8, 8), torch.zeros(4)), r"3 images but labels of shape \(4,\)"),
+    (lambda: Split(torch.zeros(3, 8, 8), torch.zeros(3)), r"images must be \(N, C, H, W\), got shape \(3, 8, 8\)"),
+])
+def test_data_objects_reject_bad_arguments(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_fashion_mnist_loader_reads_a_small_fake_copy(tmp_path):
+    rng = np.random.default_rng(0)
+    for part, n in (("train", 40), ("t10k", 20)):
+        write_idx(tmp_path / f"{part}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), True)
+        write_idx(tmp_path / f"{part}-labels-idx1-ubyte", np.tile(np.arange(10, dtype=np.uint8), n // 10), False)
+    with pytest.raises(ValueError, match="val_size must be between 1 and 39, got 40"):
+        load_fashion_mnist(tmp_path, val_size=40)
+    data = load_fashion_mnist(tmp_path, val_size=10)
+    assert data.sizes() == {"train": 30, "val": 10, "test": 20}
+    assert np.bincount(data.val.labels.numpy()).tolist() == [1] * 10
+    assert data.train.images.shape == (30, 1, 28, 28) and data.train.images.max() <= 1.0
+
+
+def test_missing_fashion_mnist_says_how_to_get_it(tmp_path):
+    with pytest.raises(FileNotFoundError) as info:
+        find_fashion_mnist(tmp_path)
+    message = str(info.value)
+    assert str(tmp_path) in message
+    assert "apt-get install dataset-fashion-mnist" in message
+    for stem in FASHION_MNIST_FILES.values():
+        assert f"{stem}.gz" in message
+
+
+def fashion_mnist_installed() -> bool:
+    try:
+        find_fashion_mnist(FASHION_MNIST_DIR)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not fashion_mnist_installed(),
+                    reason=f"Fashion-MNIST is not installed in {FASHION_MNIST_DIR}: "
+                           "run `apt-get install dataset-fashion-mnist` to include this smoke test")
+def test_fashion_mnist_smoke_one_training_step():
+    data = load_fashion_mnist()
+    assert data.sizes() == {"train": 55000, "val": 5000, "test": 10000}
+    assert data.image_shape == (1, 28, 28)
+    small = DataSplits("fashion-mnist", data.train.subset(range(64)), data.val.subset(range(64)),
+                       data.test.subset(range(64)), data.classes)
+    model = tiny_vit(img_size=28, patch_size=7)
+    config = TrainConfig(epochs=3, batch_size=64, warmup_epochs=0, max_shift=2, hflip=True)
+    trainer = Trainer(model, small, config, progress=False)
+    before = trainer.evaluate(small.train)["loss"]
+    trainer.fit()
+    assert trainer.evaluate(small.train)["loss"] < before
+
+
+def test_random_shift_moves_whole_images_and_is_seeded():
+    images = torch.rand(64, 1, 8, 8)
+    images[:, :, 0] = images[:, :, -1] = images[:, :, :, 0] = images[:, :, :, -1] = 0  # a blank border
+    shift = RandomShift(1)
+    a = shift(images, torch.Generator().manual_seed(3))
+    b = shift(images, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    assert not torch.equal(a, images)
+    # with a blank border, a shift of at most one pixel keeps every ink value: same sum, same sorted values
+    assert torch.allclose(a.sum((1, 2, 3)), images.sum((1, 2, 3)))
+    assert torch.equal(a.flatten(1).sort(1).values, images.flatten(1).sort(1).values)
+
+
+def test_normalize_fits_training_statistics():
+    images = torch.rand(100, 1, 8, 8) * 3 + 2
+    out = Normalize.fit(images)(images)
+    assert abs(out.mean().item()) < 1e-5 and abs(out.std().item() - 1) < 1e-5
+
+
+# ----------------------------------------------------------------------------- schedule
+
+def test_warmup_cosine_values():
+    schedule = WarmupCosine(warmup_steps=10, total_steps=110, min_ratio=0.01)
+    assert schedule(0) == pytest.approx(0.1)                 # first step already moves
+    assert schedule(4) == pytest.approx(0.5)
+    assert schedule(9) == pytest.approx(1.0)                 # end of warm-up: the peak
+    assert schedule(10) == pytest.approx(1.0)                # cosine starts at the peak
+    assert schedule(60) == pytest.approx(0.01 + 0.99 * 0.5)  # half-way down
+    assert schedule(110) == pytest.approx(0.01)              # the end
+    assert schedule(500) == pytest.approx(0.01)              # and it stays there
+
+
+def test_warmup_cosine_rejects_bad_steps():
+    with pytest.raises(ValueError, match="need 0 <= warmup_steps <= total_steps, got 20 and 10"):
+        WarmupCosine(20, 10)
+
+
+def test_trainer_steps_the_schedule_every_batch(small_digits):
+    config = TrainConfig(epochs=4, batch_size=32, warmup_epochs=2, lr=1e-3, max_shift=0)
+    trainer = Trainer(tiny_vit(), small_digits, config, progress=False)
+    trainer.fit(epochs=1)
+    steps = 96 // 32
+    assert trainer.scheduler.last_epoch == steps
+    expected = config.lr * WarmupCosine(2 * steps, 4 * steps, config.min_lr_ratio)(steps)
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"label_smoothing": 1.5}, r"label_smoothing must be in \[0, 1\), got 1.5"),
+    ({"batch_size": 0}, "batch_size must be at least 1, got 0"),
+    ({"lr": 0.0}, "lr must be positive, got 0.0"),
+    ({"max_shift": -2}, "max_shift and resize must be >= 0, got -2 and 0"),
+])
+def test_train_config_checks_values(fields, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**fields)
+
+
+# ----------------------------------------------------------------------------- training
+
+def test_a_few_steps_reduce_the_loss(small_digits):
+    config = TrainConfig(epochs=15, batch_size=32, warmup_epochs=0, lr=3e-3, min_lr_ratio=1.0, max_shift=0)
+    trainer = Trainer(tiny_vit(), small_digits, config, progress=False)
+    before = trainer.evaluate(small_digits.train)["loss"]
+    history = trainer.fit()                            # 15 epochs of 3 steps at a constant lr
+    after = trainer.evaluate(small_digits.train)["loss"]
+    assert isinstance(history, History) and len(history) == 15
+    assert history.column("epoch") == list(range(1, 16))
+    assert before == pytest.approx(math.log(10), abs=0.05)   # an untrained model knows nothing
+    assert after < before - 0.3, (before, after)
+
+
+def test_checkpoint_round_trip_and_exact_resume(small_digits, tmp_path):
+    config = TrainConfig(epochs=3, batch_size=32, warmup_epochs=1, max_shift=1)
+    straight = Trainer(tiny_vit(drop_rate=0.1), small_digits, config, progress=False)
+    straight.fit()
+
+    first = Trainer(tiny_vit(drop_rate=0.1), small_digits, config, progress=False)
+    first.fit(epochs=1)
+    first.save(tmp_path / "ckpt.pt")
+    # a fresh model with other initial weights, a fresh optimizer: everything comes from the file
+    resumed = Trainer(tiny_vit(seed=99, drop_rate=0.1), small_digits, config, progress=False)
+    resumed.load(tmp_path / "ckpt.pt")
+    for key, value in first.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[key], value), key
+    assert resumed.optimizer.state_dict()["state"].keys() == first.optimizer.state_dict()["state"].keys()
+    assert resumed.scheduler.state_dict() == first.scheduler.state_dict()
+    assert resumed.epoch == 1 and resumed.history.epochs == first.history.epochs
+    resumed.fit()
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[key], value), f"resume is not exact at {key}"
+    assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in straight.history]
+
+
+# ----------------------------------------------------------------------------- command line and DDP
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+CLI_ARGS = ["--data", "digits", "--epochs", "2", "--seed", "3", "--batch-size", "32", "--train-subset", "64",
+            "--max-shift", "0", "--embed-dim", "32", "--depth", "1", "--num-heads", "2", "--no-progress"]
+
+
+def run_cli(prefix: list[str], out: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, *prefix, "-m", "vit_lib.train", *CLI_ARGS, "--out", str(out)]
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def test_ddp_two_processes_match_one_process_full_batch(tmp_path):
+    """2 gloo processes with 16 images each == 1 process with the same 32-image batch."""
+    ddp = run_cli(["-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+                   f"--master_port={free_port()}"], tmp_path / "ddp")
+    single = run_cli([], tmp_path / "single")
+    assert "test accuracy" in single.stdout and "test accuracy" in ddp.stdout
+    assert "2 processes" in ddp.stdout and "1 process " in single.stdout
+    a = torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=True)
+    b = torch.load(tmp_path / "single" / "checkpoint.pt", weights_only=True)
+    assert a["epoch"] == b["epoch"] == 2
+    # One exception: the key bias. Adding a constant to every key shifts all scores of a query
+    # equally, which the softmax ignores, so its true gradient is exactly zero; what autograd returns
+    # is rounding noise, which depends on how the batch was summed, and Adam divides it by its own
+    # tiny size. Those entries move by noise in both runs; everything else must agree.
+    dim = 32
+    key_bias = slice(dim, 2 * dim)                       # qkv.bias is [q | k | v]
+    worst, where = 0.0, ""
+    for name in b["model"]:
+        delta = (a["model"][name] - b["model"][name]).abs()
+        if name.endswith("attn.qkv.bias"):
+            assert delta[key_bias].max() < 1e-4, name
+            delta[key_bias] = 0
+        if delta.max().item() > worst:
+            worst, where = delta.max().item(), name
+    assert worst < 1e-6, f"DDP and full-batch weights differ by {worst:.2e} at {where}"
+    assert b["history"][-1]["train_loss"] < b["history"][0]["train_loss"]   # it did train
+    # the two ranks hold identical weights: the command compares them across processes
+    assert "weights on the 2 processes agree: max |Δ| = 0.0e+00" in ddp.stdout

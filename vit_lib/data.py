@@ -1,0 +1,334 @@
+# Generated from chapters/12_training.md by tools/literate.py.
+# Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
+
+# --- chapters/12_training.md, cell 8 ---
+"""Datasets for training, all offline: scikit-learn's bundled digits and Fashion-MNIST from IDX files.
+
+Images are float32 tensors (N, C, H, W) scaled to [0, 1]; labels are int64 (N,). Transforms work
+on whole batches and draw their randomness from an explicit `torch.Generator`, so an augmented
+epoch is a function of its seed.
+
+Shapes: N images, C channels (1 here), H x W pixels, K classes.
+"""
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+DIGITS_CLASSES = tuple(str(k) for k in range(10))
+DIGITS_MAX_VALUE = 16.0                                         # the 8 x 8 digits count ink in 0..16
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")   # where the Debian package puts it
+FASHION_MNIST_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+@dataclass
+class Split:
+    """One part of a dataset: images (N, C, H, W) float32 in [0, 1] and labels (N,) int64."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.images.ndim != 4:
+            raise ValueError(f"images must be (N, C, H, W), got shape {tuple(self.images.shape)}")
+        if self.labels.shape != self.images.shape[:1]:
+            raise ValueError(f"{self.images.shape[0]} images but labels of shape {tuple(self.labels.shape)}")
+
+    def __len__(self) -> int:
+        return self.labels.shape[0]
+
+    def subset(self, indices: Sequence[int] | torch.Tensor) -> "Split":
+        """The images and labels at `indices`, in that order."""
+        index = torch.as_tensor(indices, dtype=torch.long)
+        return Split(self.images[index], self.labels[index])
+
+
+@dataclass
+class DataSplits:
+    """A dataset cut into train, validation and test splits, with its class names."""
+
+    name: str
+    train: Split
+    val: Split
+    test: Split
+    classes: tuple[str, ...]
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image."""
+        return tuple(self.train.images.shape[1:])
+
+    def sizes(self) -> dict[str, int]:
+        """The number of images in each split."""
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+
+# --- chapters/12_training.md, cell 10 ---
+def stratified_split(
+    labels: np.ndarray | torch.Tensor, fractions: Sequence[float], seed: int = 0,
+) -> list[np.ndarray]:
+    """Cut indices 0..N-1 into parts with the given fractions, each class split in the same proportions.
+
+    Args:
+        labels: (N,) integer class labels.
+        fractions: fraction of the data in each part after the first, e.g. (0.1, 0.2) for val and
+            test; the first part (train) gets the rest.
+        seed: seed of the shuffle; the same seed gives the same split.
+
+    Returns:
+        one sorted index array per part: first the remainder (train), then one per fraction.
+    """
+    labels = np.asarray(labels)
+    if any(f < 0 for f in fractions) or sum(fractions) >= 1:
+        raise ValueError(f"fractions must be >= 0 and sum to less than 1, got {tuple(fractions)}")
+    classes, counts = np.unique(labels, return_counts=True)
+    rng = np.random.default_rng(seed)
+    parts: list[list[np.ndarray]] = [[] for _ in range(len(fractions) + 1)]
+    for c, n_c in zip(classes, counts):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        sizes = [int(round(f * n_c)) for f in fractions]
+        start = n_c - sum(sizes)
+        parts[0].append(members[:start])
+        for k, size in enumerate(sizes, start=1):
+            parts[k].append(members[start:start + size])
+            start += size
+    return [np.sort(np.concatenate(p)) for p in parts]
+
+
+# --- chapters/12_training.md, cell 11 ---
+def load_digits(val_fraction: float = 0.1, test_fraction: float = 0.2, split_seed: int = 0) -> DataSplits:
+    """scikit-learn's 1,797 bundled 8 x 8 digits, split into train / val / test by class.
+
+    Pixel values 0..16 are scaled to [0, 1]. With the defaults the split is 1,259 / 179 / 359
+    images, every class in the same proportions in each part, and it never changes.
+
+    Args:
+        val_fraction: fraction of each class in the validation split.
+        test_fraction: fraction of each class in the test split.
+        split_seed: seed of the split; keep it fixed to compare runs.
+    """
+    try:
+        from sklearn.datasets import load_digits as sklearn_digits
+    except ImportError as err:   # scikit-learn is a course dependency, not a library one
+        raise ImportError("load_digits needs scikit-learn: pip install scikit-learn") from err
+    bunch = sklearn_digits()
+    images = torch.from_numpy(bunch.images).float().div(DIGITS_MAX_VALUE).unsqueeze(1)  # (N, 1, 8, 8)
+    labels = torch.from_numpy(bunch.target).long()                                       # (N,)
+    train, val, test = stratified_split(labels.numpy(), (val_fraction, test_fraction), split_seed)
+    full = Split(images, labels)
+    return DataSplits("digits", full.subset(train), full.subset(val), full.subset(test), DIGITS_CLASSES)
+
+
+# --- chapters/12_training.md, cell 16 ---
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read one IDX file (the MNIST format), gzip-compressed or not, into a numpy array.
+
+    The header is two zero bytes, a type code (0x08 = unsigned byte, ...), the number of
+    dimensions, then each dimension as a big-endian 32-bit integer; the data follow.
+    """
+    path = Path(path)
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":                                  # the gzip magic number
+        raw = gzip.decompress(raw)
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise ValueError(f"{path.name}: not an IDX file (it must start with two zero bytes)")
+    code, ndim = raw[2], raw[3]
+    if code not in IDX_DTYPES:
+        known = ", ".join(f"0x{c:02x}" for c in IDX_DTYPES)
+        raise ValueError(f"{path.name}: unknown IDX type code 0x{code:02x}; expected one of {known}")
+    header = 4 + 4 * ndim
+    dims = tuple(int(d) for d in np.frombuffer(raw[4:header], dtype=">u4"))
+    dtype = np.dtype(IDX_DTYPES[code])
+    expected = int(np.prod(dims)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise ValueError(f"{path.name}: header says shape {dims} ({expected} bytes of data), "
+                         f"but the file holds {len(raw) - header} bytes after the header")
+    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
+    return data.astype(dtype.newbyteorder("="))                 # native byte order, a fresh array
+
+
+# --- chapters/12_training.md, cell 18 ---
+def find_fashion_mnist(root: str | Path = FASHION_MNIST_DIR) -> dict[str, Path]:
+    """The paths of the four Fashion-MNIST IDX files in `root` (each may be gzipped or not).
+
+    Raises FileNotFoundError, saying how to get the files, when any is missing.
+    """
+    root = Path(root)
+    found, missing = {}, []
+    for key, stem in FASHION_MNIST_FILES.items():
+        for candidate in (root / stem, root / f"{stem}.gz"):
+            if candidate.is_file():
+                found[key] = candidate
+                break
+        else:
+            missing.append(f"{stem}.gz")
+    if missing:
+        official = ", ".join(f"{stem}.gz" for stem in FASHION_MNIST_FILES.values())
+        raise FileNotFoundError(
+            f"Fashion-MNIST not found in {root}: missing {', '.join(missing)}. Get it in one of two "
+            f"ways: (1) on Debian/Ubuntu, `sudo apt-get install dataset-fashion-mnist` puts the files "
+            f"in {FASHION_MNIST_DIR}; (2) download the four official files {official} from "
+            "https://github.com/zalandoresearch/fashion-mnist (folder data/fashion) into one folder "
+            "and pass that folder as root=... (the files may be gzipped or not)."
+        )
+    return found
+
+
+def load_fashion_mnist(root: str | Path = FASHION_MNIST_DIR, val_size: int = 5000, split_seed: int = 0) -> DataSplits:
+    """Fashion-MNIST (28 x 28 grey clothes, 10 classes) from its IDX files in `root`.
+
+    The official 60,000 training images are split by class into train and a validation split
+    of `val_size` images; the official 10,000 test images are the test split.
+
+    Args:
+        root: folder holding the four IDX files (default: where `dataset-fashion-mnist` installs them).
+        val_size: images held out of the training set for validation.
+        split_seed: seed of the train / val split.
+    """
+    arrays = {key: read_idx(path) for key, path in find_fashion_mnist(root).items()}
+    for part in ("train", "test"):
+        images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
+        if images.ndim != 3 or labels.shape != images.shape[:1]:
+            raise ValueError(f"Fashion-MNIST {part}: images of shape {images.shape} do not match "
+                             f"labels of shape {labels.shape}")
+
+    def to_split(images: np.ndarray, labels: np.ndarray) -> Split:
+        x = torch.from_numpy(images).unsqueeze(1).float().div(255.0)   # (N, 1, 28, 28)
+        return Split(x, torch.from_numpy(labels.astype(np.int64)))      # labels (N,)
+
+    full = to_split(arrays["train_images"], arrays["train_labels"])
+    if not 0 < val_size < len(full):
+        raise ValueError(f"val_size must be between 1 and {len(full) - 1}, got {val_size}")
+    train, val = stratified_split(full.labels.numpy(), (val_size / len(full),), split_seed)
+    test = to_split(arrays["test_images"], arrays["test_labels"])
+    return DataSplits("fashion-mnist", full.subset(train), full.subset(val), test, FASHION_MNIST_CLASSES)
+
+
+def load_dataset(name: str, root: str | Path | None = None) -> DataSplits:
+    """`load_digits()` for 'digits', `load_fashion_mnist(root)` for 'fashion-mnist'."""
+    if name == "digits":
+        return load_digits()
+    if name == "fashion-mnist":
+        return load_fashion_mnist(root if root is not None else FASHION_MNIST_DIR)
+    raise ValueError(f"unknown dataset {name!r}; expected 'digits' or 'fashion-mnist'")
+
+
+# --- chapters/12_training.md, cell 22 ---
+class Transform(Protocol):
+    """A batch transform: images (N, C, H, W) -> images, with randomness drawn from `generator`."""
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor: ...
+
+
+class Normalize:
+    """(x - mean) / std with one mean and std for all channels (grey images)."""
+
+    def __init__(self, mean: float, std: float) -> None:
+        if std <= 0:
+            raise ValueError(f"std must be positive, got {std}")
+        self.mean, self.std = float(mean), float(std)
+
+    @classmethod
+    def fit(cls, images: torch.Tensor) -> "Normalize":
+        """The mean and standard deviation of `images` (pass the training split only)."""
+        return cls(images.mean().item(), images.std().item())
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return (images - self.mean) / self.std
+
+    def __repr__(self) -> str:
+        return f"Normalize(mean={self.mean:.4f}, std={self.std:.4f})"
+
+
+class Resize:
+    """Resample images to `size` x `size` pixels (bilinear), e.g. 8 x 8 digits to 16 x 16."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"size must be at least 1, got {size}")
+        self.size = size
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if images.shape[-2:] == (self.size, self.size):
+            return images
+        return F.interpolate(images, size=(self.size, self.size), mode="bilinear", align_corners=False)
+
+    def __repr__(self) -> str:
+        return f"Resize({self.size})"
+
+
+# --- chapters/12_training.md, cell 24 ---
+class RandomShift:
+    """Move each image by its own random whole-pixel offset (dy, dx), |dy|, |dx| <= max_shift.
+
+    Pixels moved in from outside are `fill` (0, the background, before normalisation).
+    """
+
+    def __init__(self, max_shift: int = 1, fill: float = 0.0) -> None:
+        if max_shift < 0:
+            raise ValueError(f"max_shift must be >= 0, got {max_shift}")
+        self.max_shift, self.fill = max_shift, fill
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        s = self.max_shift
+        if s == 0:
+            return images
+        n, _, height, width = images.shape
+        padded = F.pad(images, (s, s, s, s), value=self.fill)                # (N, C, H+2s, W+2s)
+        corners = torch.randint(0, 2 * s + 1, (n, 2), generator=generator)   # (N, 2) top-left of each crop
+        rows = corners[:, :1] + torch.arange(height)                         # (N, H)
+        cols = corners[:, 1:] + torch.arange(width)                          # (N, W)
+        batch = torch.arange(n)[:, None, None]                               # (N, 1, 1)
+        out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # (N, H, W, C)
+        return out.permute(0, 3, 1, 2).contiguous()                          # (N, C, H, W)
+
+    def __repr__(self) -> str:
+        return f"RandomShift(max_shift={self.max_shift})"
+
+
+class RandomHorizontalFlip:
+    """Mirror each image left-right with probability `p` (for clothes; not for digits)."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"p must be in [0, 1], got {p}")
+        self.p = p
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if self.p == 0.0:
+            return images
+        flip = torch.rand(images.shape[0], generator=generator) < self.p      # (N,)
+        return torch.where(flip[:, None, None, None], images.flip(-1), images)
+
+    def __repr__(self) -> str:
+        return f"RandomHorizontalFlip(p={self.p})"
+
+
+class Compose:
+    """Apply transforms in order, passing the same generator to each."""
+
+    def __init__(self, transforms: Sequence[Transform]) -> None:
+        self.transforms = list(transforms)
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        for transform in self.transforms:
+            images = transform(images, generator)
+        return images
+
+    def __repr__(self) -> str:
+        return f"Compose({self.transforms})"

@@ -1,0 +1,436 @@
+# Generated from chapters/12_training.md by tools/literate.py.
+# Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
+
+# --- chapters/12_training.md, cell 30 ---
+"""Training a VisionTransformer: AdamW, warm-up + cosine schedule, label smoothing, checkpoints, DDP.
+
+One `Trainer` runs in a single process or, unchanged, in each process of
+`torchrun --nproc_per_node=2` (DistributedDataParallel, gloo backend on CPU). The command line:
+`python -m vit_lib.train --data digits|fashion-mnist --epochs E --seed S --out DIR`.
+
+Shapes: N batch, C/H/W image, K classes.
+"""
+
+import argparse
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import BatchSampler, DistributedSampler
+
+from vit_lib.data import (
+    Compose, DataSplits, Normalize, RandomHorizontalFlip, RandomShift, Resize, Split, load_dataset,
+)
+from vit_lib.model import ViTConfig, VisionTransformer
+
+
+@dataclass
+class TrainConfig:
+    """How to train. The defaults are the digits recipe, chosen on the validation split."""
+
+    epochs: int = 100                # passes over the training split
+    batch_size: int = 128            # global batch, split evenly over the processes
+    lr: float = 2e-3                 # peak learning rate, reached at the end of warm-up
+    min_lr_ratio: float = 0.01       # the cosine ends at lr * min_lr_ratio
+    warmup_epochs: float = 5.0       # linear warm-up, in epochs (converted to optimizer steps)
+    weight_decay: float = 0.05       # AdamW's decoupled decay, on weight matrices only
+    betas: tuple[float, float] = (0.9, 0.999)
+    label_smoothing: float = 0.1     # 1 - ε + ε/K on the true class, ε/K on the others
+    grad_clip: float = 1.0           # max global gradient norm; 0 disables clipping
+    resize: int = 0                  # resample images to resize x resize first; 0 keeps them
+    max_shift: int = 2               # random-shift augmentation in pixels (after resizing); 0: none
+    hflip: bool = False              # random left-right mirroring (clothes: yes; digits: no)
+    tta: bool = False                # test-time augmentation: average over 9 shifted views
+    eval_batch_size: int = 512
+    seed: int = 0                    # data order, augmentation and dropout
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.max_shift < 0 or self.resize < 0:
+            raise ValueError(f"max_shift and resize must be >= 0, got {self.max_shift} and {self.resize}")
+
+
+# --- chapters/12_training.md, cell 32 ---
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Decay weight matrices only; biases, LayerNorm gains, class token and positions are not decayed."""
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        skip = param.ndim <= 1 or name.endswith(("cls_token", "pos_embed"))
+        (no_decay if skip else decay).append(param)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+# --- chapters/12_training.md, cell 34 ---
+class WarmupCosine:
+    """Learning-rate multiplier for `LambdaLR`: linear warm-up to 1, then a cosine down to `min_ratio`.
+
+    Step s (optimizer steps taken so far) gets (s + 1) / warmup_steps during warm-up, then
+    min_ratio + (1 - min_ratio) * (1 + cos(pi * progress)) / 2, where progress goes from 0 to 1
+    between the end of warm-up and `total_steps`, and stays at 1 after it.
+    """
+
+    def __init__(self, warmup_steps: int, total_steps: int, min_ratio: float = 0.0) -> None:
+        if not 0 <= warmup_steps <= total_steps:
+            raise ValueError(f"need 0 <= warmup_steps <= total_steps, got {warmup_steps} and {total_steps}")
+        if not 0.0 <= min_ratio <= 1.0:
+            raise ValueError(f"min_ratio must be in [0, 1], got {min_ratio}")
+        self.warmup_steps, self.total_steps, self.min_ratio = warmup_steps, total_steps, min_ratio
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        decay_steps = max(1, self.total_steps - self.warmup_steps)
+        progress = min(1.0, (step - self.warmup_steps) / decay_steps)
+        return self.min_ratio + (1.0 - self.min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+# --- chapters/12_training.md, cell 40 ---
+@dataclass
+class History:
+    """Per-epoch metrics, one dict per epoch: epoch, lr, train_loss, train_acc, val_loss, val_acc, seconds."""
+
+    epochs: list[dict] = field(default_factory=list)
+
+    def append(self, row: dict) -> None:
+        self.epochs.append(dict(row))
+
+    def column(self, key: str) -> list:
+        """One metric over the epochs, e.g. `history.column("val_acc")`."""
+        return [row[key] for row in self.epochs]
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    def __getitem__(self, index: int) -> dict:
+        return self.epochs[index]
+
+
+def distributed_context() -> tuple[int, int]:
+    """(rank, world_size) from torchrun's environment; joins the process group when there are several."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world_size > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="gloo")
+    return rank, world_size
+
+
+def epoch_seed(seed: int, epoch: int, rank: int) -> int:
+    """The seed of one process's epoch: its shuffle-independent randomness (augmentation, dropout).
+
+    Deriving it from (seed, epoch, rank) instead of carrying a generator from epoch to epoch
+    makes a resumed run draw exactly what an uninterrupted one would.
+    """
+    return (seed * 1_000_003 + epoch * 1_009 + rank) % 2**63
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, transform=None, batch_size: int = 512) -> torch.Tensor:
+    """Logits (N, K) for images (N, C, H, W), in eval mode, `batch_size` images at a time."""
+    was_training = model.training
+    model.eval()
+    outputs = []
+    for start in range(0, images.shape[0], batch_size):
+        x = images[start:start + batch_size]                                 # (n, C, H, W)
+        outputs.append(model(transform(x) if transform is not None else x))   # (n, K)
+    model.train(was_training)
+    return torch.cat(outputs)                                                 # (N, K)
+
+
+def shift_images(images: torch.Tensor, dy: int, dx: int, fill: float = 0.0) -> torch.Tensor:
+    """Move all images down by dy and right by dx pixels (negative: up / left), filling with `fill`."""
+    s = max(abs(dy), abs(dx))
+    height, width = images.shape[-2:]
+    padded = F.pad(images, (s, s, s, s), value=fill)                   # (N, C, H+2s, W+2s)
+    return padded[..., s - dy:s - dy + height, s - dx:s - dx + width]  # (N, C, H, W)
+
+
+# --- chapters/12_training.md, cell 42 ---
+class Trainer:
+    """Train `model` on `data` with `config`; `fit()` runs the remaining epochs, `save`/`load` checkpoint.
+
+    Works unchanged under torchrun: each process trains on its share of every global batch and
+    DistributedDataParallel averages the gradients.
+
+    Args:
+        model: the network: images (N, C, H, W) -> logits (N, K). A VisionTransformer or any module.
+        data: train / val / test splits.
+        config: the training recipe.
+        progress: show a tqdm progress bar (rank 0 only); keep it off in notebooks that must replay exactly.
+        verbose: print one line of metrics per epoch (rank 0 only).
+    """
+
+    def __init__(
+        self, model: nn.Module, data: DataSplits, config: TrainConfig,
+        progress: bool = True, verbose: bool = False,
+    ) -> None:
+        self.rank, self.world_size = distributed_context()
+        if config.batch_size % self.world_size:
+            raise ValueError(f"batch_size {config.batch_size} is not divisible by the {self.world_size} processes")
+        self.model, self.data, self.config = model, data, config
+        self.progress, self.verbose = progress, verbose
+        self.net = DistributedDataParallel(model) if self.world_size > 1 else model
+        self.normalize = Normalize.fit(data.train.images)
+        self.resize = Resize(config.resize) if config.resize else Compose([])
+        flip = [RandomHorizontalFlip()] if config.hflip else []
+        self.augment = Compose([self.resize, *flip, RandomShift(config.max_shift), self.normalize])
+        self.optimizer = torch.optim.AdamW(
+            parameter_groups(model, config.weight_decay), lr=config.lr, betas=config.betas,
+        )
+        self.steps_per_epoch = math.ceil(len(data.train) / config.batch_size)
+        total = config.epochs * self.steps_per_epoch
+        warmup = min(total, round(config.warmup_epochs * self.steps_per_epoch))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, WarmupCosine(warmup, total, config.min_lr_ratio),
+        )
+        self.epoch = 0
+        self.history = History()
+        self._bar = None
+
+    def train_epoch(self) -> dict:
+        """One pass over the training split; returns the epoch's mean training loss and accuracy."""
+        cfg, train = self.config, self.data.train
+        seed = epoch_seed(cfg.seed, self.epoch, self.rank)
+        generator = torch.Generator().manual_seed(seed)       # augmentation
+        torch.manual_seed(seed)                               # dropout, if the model has any
+        sampler = DistributedSampler(
+            range(len(train)), num_replicas=self.world_size, rank=self.rank, shuffle=True, seed=cfg.seed,
+        )
+        sampler.set_epoch(self.epoch)                         # a new order every epoch
+        batches = BatchSampler(sampler, cfg.batch_size // self.world_size, drop_last=False)
+        self.net.train()
+        totals = torch.zeros(3, dtype=torch.float64)          # loss sum, correct, count
+        for indices in batches:
+            index = torch.tensor(indices)
+            x = self.augment(train.images[index], generator)  # (n, C, H, W)
+            y = train.labels[index]                           # (n,)
+            logits = self.net(x)                              # (n, K)
+            loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()                                   # DDP averages the gradients here
+            if cfg.grad_clip > 0:
+                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            self.optimizer.step()
+            self.scheduler.step()                             # per step, not per epoch
+            totals += torch.tensor([loss.item() * len(y), (logits.argmax(1) == y).sum().item(), len(y)],
+                                   dtype=torch.float64)
+            if self._bar is not None:
+                self._bar.update(1)
+        if self.world_size > 1:
+            dist.all_reduce(totals)
+        return {"train_loss": (totals[0] / totals[2]).item(), "train_acc": (totals[1] / totals[2]).item()}
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor, tta: bool | None = None) -> torch.Tensor:
+        """Logits (N, K) for raw images (N, C, H, W) in [0, 1].
+
+        With test-time augmentation (`tta`, default `config.tta`), the log of the mean probability
+        over 9 views shifted by (dy, dx) in {-s, 0, s}^2, s = `config.max_shift`: shifts like
+        those the model was trained on.
+        """
+        cfg = self.config
+        tta = cfg.tta if tta is None else tta
+        images = self.resize(images)                                            # (N, C, H', W')
+        if not (tta and cfg.max_shift):
+            return predict(self.model, images, self.normalize, cfg.eval_batch_size)
+        s = cfg.max_shift
+        views = [shift_images(images, dy, dx) for dy in (-s, 0, s) for dx in (-s, 0, s)]
+        probs = sum(predict(self.model, v, self.normalize, cfg.eval_batch_size).softmax(-1) for v in views)
+        return (probs / len(views)).log()                                       # (N, K)
+
+    @torch.no_grad()
+    def evaluate(self, split: Split, tta: bool | None = None) -> dict:
+        """Loss (without label smoothing) and accuracy on `split`, each process scoring its share."""
+        index = torch.arange(self.rank, len(split), self.world_size)
+        logits = self.predict(split.images[index], tta)                         # (n, K)
+        y = split.labels[index]
+        totals = torch.tensor([F.cross_entropy(logits, y, reduction="sum").item(),
+                               (logits.argmax(1) == y).sum().item(), len(y)], dtype=torch.float64)
+        if self.world_size > 1:
+            dist.all_reduce(totals)
+        return {"loss": (totals[0] / totals[2]).item(), "acc": (totals[1] / totals[2]).item()}
+
+    def fit(self, epochs: int | None = None, checkpoint: str | Path | None = None) -> History:
+        """Train until `epochs` epochs in total are done (default `config.epochs`), validating after each.
+
+        The per-epoch validation uses one view per image (no TTA: cheaper; TTA is for the final score).
+        With `checkpoint`, save there after every epoch, so a stopped run can `load` and go on.
+        """
+        target = self.config.epochs if epochs is None else epochs
+        self._bar = None
+        if self.progress and self.rank == 0:
+            from tqdm.auto import tqdm   # a widget in Jupyter, a text bar in a terminal
+            self._bar = tqdm(total=max(0, target - self.epoch) * self.steps_per_epoch,
+                             desc=self.data.name, unit="step")
+        try:
+            while self.epoch < target:
+                start = time.perf_counter()
+                lr = self.optimizer.param_groups[0]["lr"]
+                row = {"epoch": self.epoch + 1, "lr": lr, **self.train_epoch()}
+                val = self.evaluate(self.data.val, tta=False)
+                row.update(val_loss=val["loss"], val_acc=val["acc"], seconds=time.perf_counter() - start)
+                self.history.append(row)
+                self.epoch += 1
+                if self._bar is not None:
+                    self._bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{row['val_acc']:.4f}")
+                if self.verbose and self.rank == 0:
+                    print(f"epoch {row['epoch']:>3}/{target}  lr {lr:.2e}  train loss {row['train_loss']:.4f}"
+                          f"  acc {row['train_acc']:.4f}  val loss {row['val_loss']:.4f}  acc {row['val_acc']:.4f}",
+                          flush=True)
+                if checkpoint is not None:
+                    self.save(checkpoint)
+        finally:
+            if self._bar is not None:
+                self._bar.close()
+        return self.history
+
+    @torch.no_grad()
+    def rank_weight_spread(self) -> float:
+        """The largest difference of any weight between the processes: 0.0 when they agree."""
+        flat = torch.cat([p.detach().flatten() for p in self.model.parameters()])
+        if self.world_size == 1:
+            return 0.0
+        high, low = flat.clone(), flat.clone()
+        dist.all_reduce(high, op=dist.ReduceOp.MAX)
+        dist.all_reduce(low, op=dist.ReduceOp.MIN)
+        return (high - low).max().item()
+
+    def state_dict(self) -> dict:
+        """Everything a checkpoint holds; only tensors, numbers, strings, lists and dicts."""
+        config = getattr(self.model, "config", None)
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "epoch": self.epoch,
+            "history": self.history.epochs,
+            "model_config": asdict(config) if config is not None else None,
+            "train_config": asdict(self.config),
+            "normalize": [self.normalize.mean, self.normalize.std],
+            "rng_state": torch.get_rng_state(),
+        }
+
+    def save(self, path: str | Path) -> None:
+        """Write a checkpoint (process 0 writes, the others wait) that `load` restores exactly."""
+        if self.rank == 0:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            torch.save(self.state_dict(), path)
+        if self.world_size > 1:
+            dist.barrier()
+
+    def load(self, path: str | Path) -> None:
+        """Restore a checkpoint written by `save`; `fit()` then continues where it stopped."""
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch = state["epoch"]
+        self.history = History([dict(row) for row in state["history"]])
+        self.normalize = Normalize(*state["normalize"])
+        self.augment.transforms[-1] = self.normalize
+        torch.set_rng_state(state["rng_state"])
+
+
+# --- chapters/12_training.md, cell 44 ---
+RECIPES: dict[str, tuple[dict, dict]] = {
+    # dataset: (ViTConfig fields, TrainConfig fields), chosen on the validation split (chapter 12)
+    "digits": (
+        dict(img_size=16, patch_size=4, in_chans=1, num_classes=10, embed_dim=64, depth=4, num_heads=4,
+             mlp_ratio=2.0, fused_attn=False),
+        dict(epochs=100, batch_size=128, lr=2e-3, warmup_epochs=5, resize=16, max_shift=2, tta=True),
+    ),
+    "fashion-mnist": (
+        dict(img_size=28, patch_size=4, in_chans=1, num_classes=10, embed_dim=64, depth=4, num_heads=4,
+             mlp_ratio=2.0, fused_attn=False),
+        dict(epochs=12, batch_size=128, lr=2e-3, warmup_epochs=1, max_shift=0, hflip=True),
+    ),
+}
+
+
+# --- chapters/12_training.md, cell 62 ---
+def build_parser() -> argparse.ArgumentParser:
+    """The options of `python -m vit_lib.train`; unset ones come from `RECIPES[--data]`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m vit_lib.train",
+        description="Train a ViT on digits or Fashion-MNIST. Runs unchanged under torchrun (DDP, gloo).",
+    )
+    parser.add_argument("--data", choices=sorted(RECIPES), default="digits")
+    parser.add_argument("--data-dir", type=Path, default=None, help="folder of the Fashion-MNIST IDX files")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0, help="seeds the weights, data order and augmentation")
+    parser.add_argument("--out", type=Path, required=True, help="folder for checkpoint.pt and metrics.json")
+    parser.add_argument("--resume", type=Path, default=None, help="continue from this checkpoint")
+    parser.add_argument("--batch-size", type=int, default=None, help="the global batch, over all processes")
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    parser.add_argument("--max-shift", type=int, default=None, help="random-shift augmentation; 0 disables it")
+    parser.add_argument("--embed-dim", type=int, default=None)
+    parser.add_argument("--depth", type=int, default=None)
+    parser.add_argument("--num-heads", type=int, default=None)
+    parser.add_argument("--train-subset", type=int, default=None, help="train on the first N training images")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per process")
+    parser.add_argument("--no-progress", action="store_true", help="one line per epoch instead of a bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """The command line: train, save `--out`/checkpoint.pt and metrics.json, print the test accuracy."""
+    args = build_parser().parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rank, world_size = distributed_context()
+    vit_fields, train_fields = (dict(fields) for fields in RECIPES[args.data])
+    for name in ("embed_dim", "depth", "num_heads"):
+        if getattr(args, name) is not None:
+            vit_fields[name] = getattr(args, name)
+    for name in ("epochs", "batch_size", "lr", "max_shift"):
+        if getattr(args, name) is not None:
+            train_fields[name] = getattr(args, name)
+    config = TrainConfig(**train_fields, seed=args.seed)
+    data = load_dataset(args.data, args.data_dir)
+    if args.train_subset:
+        data.train = data.train.subset(range(min(args.train_subset, len(data.train))))
+    torch.manual_seed(args.seed)
+    model = VisionTransformer(ViTConfig(**vit_fields))
+    trainer = Trainer(model, data, config, progress=not args.no_progress, verbose=args.no_progress)
+    if args.resume is not None:
+        trainer.load(args.resume)
+    if rank == 0:
+        params = sum(p.numel() for p in model.parameters())
+        print(f"{args.data} {data.sizes()} | ViT with {params:,} parameters | {world_size} process"
+              f"{'es' if world_size > 1 else ''} x {torch.get_num_threads()} thread(s)", flush=True)
+    start = time.perf_counter()
+    trainer.fit(checkpoint=args.out / "checkpoint.pt")
+    seconds = time.perf_counter() - start
+    test, val = trainer.evaluate(data.test), trainer.evaluate(data.val)   # with the recipe's TTA, if any
+    result = {"data": args.data, "seed": args.seed, "epochs": config.epochs, "world_size": world_size,
+              "test_acc": test["acc"], "test_loss": test["loss"], "val_acc": val["acc"], "train_seconds": seconds}
+    if world_size > 1:
+        result["rank_weight_spread"] = spread = trainer.rank_weight_spread()
+        if rank == 0:
+            print(f"weights on the {world_size} processes agree: max |Δ| = {spread:.1e}")
+    if rank == 0:
+        (args.out / "metrics.json").write_text(json.dumps(result, indent=2))
+        print(f"test accuracy {test['acc']:.4f} on {len(data.test)} images "
+              f"(val {result['val_acc']:.4f}, {seconds:.1f} s of training)", flush=True)
+    if world_size > 1:
+        dist.destroy_process_group()
+    return result
+
+
+if __name__ == "__main__" and "__file__" in globals():   # run as a script, not as a notebook cell
+    main()
