@@ -13,7 +13,7 @@ LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 CHROMIUM := /usr/bin/chromium
 BROWSER_PACKAGES := chromium fonts-wqy-zenhei
 
-.PHONY: help setup book test export execute check lab clean distclean browser site-test
+.PHONY: help setup book test export execute check lab clean distclean browser site-test datasets
 
 help:
 	@echo "make book      set up, then build the site into _build/html"
@@ -56,7 +56,7 @@ check: setup
 	$(PY) tools/literate.py check-twins
 
 # Sync gates, unit tests, nbval on the twins, the site build, then the built site itself.
-test: check $(if $(SKIP_BROWSER),,browser)
+test: check datasets $(if $(SKIP_BROWSER),,browser)
 	$(PY) -m pytest tests --ignore=tests/website
 	$(PY) -m pytest --nbval book/ --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 	$(MAKE) book
@@ -67,6 +67,20 @@ test: check $(if $(SKIP_BROWSER),,browser)
 # check of every internal link. Screenshots go to _build/screenshots/.
 site-test: setup
 	SITE_TESTS_REQUIRED=1 SKIP_BROWSER=$(SKIP_BROWSER) $(PY) -m pytest tests/website -p no:cacheprovider
+
+# Fashion-MNIST's IDX files from Debian's dataset-fashion-mnist (MIT), for the loader's smoke
+# test and `python -m vit_lib.train --data fashion-mnist`. Where apt is not available (or we
+# are not root) the smoke test skips and says how to get the files.
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+
+datasets:
+	@if [ -e $(FASHION_MNIST) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing dataset-fashion-mnist with apt-get (once)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; \
+	else \
+		echo "Fashion-MNIST not installed (sudo apt-get install dataset-fashion-mnist); its smoke test will skip"; \
+	fi
 
 browser: $(CHROMIUM)
 
