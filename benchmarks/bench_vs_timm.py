@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from vit_lib import from_timm  # noqa: E402  (after the path set-up, so the checkout's vit_lib is used)
+from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
 
 CONFIGS = {
     "seed (h=16)": dict(img_size=32, patch_size=8, embed_dim=1024, depth=2, num_heads=16, mlp_ratio=2.0,
@@ -203,14 +204,6 @@ def measure(models: dict[str, torch.nn.Module], batch: int, kwargs: dict, repeat
     return cells, rounds, statistics.median(matmul_rates)
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def load() -> str:
@@ -244,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         print(text, flush=True)
         lines.append(text)
 
-    out(f"machine: {cpu_model()}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}; "
+    out(f"machine: {cpu_name()}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}; "
         f"torch {torch.__version__.split('+')[0]}, timm {timm.__version__}, Python {platform.python_version()}")
     out(f"load average at start: {load()} (the CPUs may be shared; ratios are interleaved, absolute times are not)")
     matmul = Matmul(matmul_n)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -26,18 +25,11 @@ sys.path.insert(0, str(ROOT))
 from vit_lib.data import load_dataset  # noqa: E402
 from vit_lib.model import ViTConfig, VisionTransformer  # noqa: E402
 from vit_lib.train import RECIPES, TrainConfig, Trainer  # noqa: E402
+from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
 
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def machine(threads: int) -> str:
