@@ -458,6 +458,105 @@ def split_qkv_weights_only(weight, bias, num_heads):
     return weight.chunk(3)
 
 
+# ------------------------------------------------------------------ learning-rate schedule
+def lr_at(step, total_steps, warmup_steps, peak_lr, min_lr=0.0):
+    if step < warmup_steps:
+        return peak_lr * (step + 1) / warmup_steps
+    t = (step - warmup_steps) / (total_steps - warmup_steps)
+    return min_lr + 0.5 * (peak_lr - min_lr) * (1 + math.cos(math.pi * t))
+
+
+def lr_lambda_lr(step, total_steps, warmup_steps, peak_lr, min_lr=0.0):
+    """Through torch's LambdaLR, with the library's multiplier, as the trainer uses it."""
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=peak_lr)
+    multiplier = vit_lib.train.WarmupCosine(warmup_steps, total_steps, min_lr / peak_lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
+    for _ in range(step):
+        optimizer.step()
+        scheduler.step()
+    return optimizer.param_groups[0]["lr"]
+
+
+def _lr_variant(warm="right", decay=0, clamp=False, angle=math.pi, shape="cos", from_zero=False, floor=True):
+    def lr(step, total_steps, warmup_steps, peak_lr, min_lr=0.0):
+        w = 0 if warm == "none" else warmup_steps
+        if warm == "right" and step < w:
+            return peak_lr * (step + 1) / w
+        if warm == "zero" and step < w:
+            return peak_lr * step / w
+        if warm == "overshoot" and step <= w:
+            return peak_lr * (step + 1) / w
+        start = 0 if from_zero else w
+        t = (step - start) / (total_steps - start + decay)
+        t = min(t, 1.0) if clamp else t
+        low = min_lr if floor else 0.0
+        if shape == "linear":
+            return low + (peak_lr - low) * (1 - t)
+        if shape == "unscaled":
+            return min_lr + peak_lr * 0.5 * (1 + math.cos(angle * t))
+        return low + 0.5 * (peak_lr - low) * (1 + math.cos(angle * t))
+
+    return lr
+
+
+def lr_no_min_lr(step, total_steps, warmup_steps, peak_lr):
+    return lr_at(step, total_steps, warmup_steps, peak_lr)
+
+
+def lr_divides_by_warmup(step, total_steps, warmup_steps, peak_lr, min_lr=0.0):
+    warm = min(1.0, (step + 1) / warmup_steps)
+    return warm * lr_at(max(step, warmup_steps), total_steps, warmup_steps, peak_lr, min_lr)
+
+
+# ------------------------------------------------------------------ attention rollout
+def rollout(maps):
+    result = None
+    for attn in maps:
+        a = 0.5 * attn.mean(dim=1) + 0.5 * torch.eye(attn.shape[-1], dtype=attn.dtype)
+        result = a if result is None else a @ result
+    return result
+
+
+def rollout_stacked(maps):
+    a = torch.stack(maps).mean(dim=2)                             # (L, N, T, T)
+    a = a + torch.eye(a.shape[-1], dtype=a.dtype)
+    a = a / a.sum(-1, keepdim=True)
+    r = a[-1]
+    for layer in reversed(range(a.shape[0] - 1)):
+        r = r @ a[layer]                                          # Â_L ... Â_1, built from the left
+    return r
+
+
+def _rollout_variant(identity=True, renorm=True, order="right", heads="mean"):
+    def rollout_variant(maps):
+        result = None
+        for attn in maps:
+            a = attn.mean(dim=1) if heads == "mean" else attn.max(dim=1).values
+            if identity:
+                a = a + torch.eye(a.shape[-1], dtype=a.dtype)
+            if renorm:
+                a = a / a.sum(-1, keepdim=True)
+            result = a if result is None else (a @ result if order == "right" else result @ a)
+        return result
+
+    return rollout_variant
+
+
+def rollout_layers_averaged(maps):
+    a = torch.stack(maps, dim=1).mean(dim=2)                      # (N, L, T, T)
+    a = 0.5 * a + 0.5 * torch.eye(a.shape[-1], dtype=a.dtype)
+    return a.mean(dim=1)
+
+
+def rollout_heads_kept(maps):
+    a = torch.stack(maps, dim=1)                                   # (N, L, h, T, T)
+    a = 0.5 * a + 0.5 * torch.eye(a.shape[-1], dtype=a.dtype)
+    r = a[:, 0]
+    for layer in range(1, a.shape[1]):
+        r = a[:, layer] @ r
+    return r                                                       # (N, h, T, T): heads not averaged
+
+
 RIGHT = [
     (ex.check_patchify, patchify),
     (ex.check_patchify, patchify_unfold),
@@ -490,6 +589,15 @@ RIGHT = [
     (ex.check_split_qkv, split_qkv),
     (ex.check_split_qkv, split_qkv_by_heads),
     (ex.check_split_qkv, split_qkv_via_linear),
+    (ex.check_lr_schedule, lr_at),
+    (ex.check_lr_schedule, lr_lambda_lr),
+    (ex.check_lr_schedule, _lr_variant(clamp=True)),
+    (ex.check_lr_schedule, lambda s, total, w, peak, min_lr=0.0:
+        peak * vit_lib.train.WarmupCosine(w, total, min_lr / peak)(s)),
+    (ex.check_rollout, rollout),
+    (ex.check_rollout, rollout_stacked),
+    (ex.check_rollout, vit_lib.attention_rollout),
+    (ex.check_rollout, lambda maps: vit_lib.attention_rollout([m.float() for m in maps])),
 ]
 
 
@@ -581,6 +689,27 @@ WRONG = [
     (ex.check_split_qkv, split_qkv_bias_required, "the bias is None"),
     (ex.check_split_qkv, split_qkv_transposed, "don't transpose"),
     (ex.check_split_qkv, split_qkv_weights_only, "return a tuple of 6"),
+    (ex.check_lr_schedule, _lr_variant(warm="none"), "no warm-up"),
+    (ex.check_lr_schedule, _lr_variant(warm="zero"), "yours starts at 0"),
+    (ex.check_lr_schedule, _lr_variant(warm="overshoot"), "warm-up overshoots"),
+    (ex.check_lr_schedule, _lr_variant(angle=180.0), "radians"),
+    (ex.check_lr_schedule, _lr_variant(angle=180.0, clamp=True), "radians"),
+    (ex.check_lr_schedule, _lr_variant(shape="linear"), "straight line"),
+    (ex.check_lr_schedule, _lr_variant(decay=-1), "one step early"),
+    (ex.check_lr_schedule, _lr_variant(decay=-1, clamp=True), "one step early"),
+    (ex.check_lr_schedule, _lr_variant(decay=1), "never reaches min_lr"),
+    (ex.check_lr_schedule, _lr_variant(from_zero=True), "from step 0"),
+    (ex.check_lr_schedule, _lr_variant(floor=False), "not at 0"),
+    (ex.check_lr_schedule, _lr_variant(shape="unscaled"), "by (peak_lr − min_lr)"),
+    (ex.check_lr_schedule, lr_no_min_lr, "add a parameter min_lr"),
+    (ex.check_lr_schedule, lr_divides_by_warmup, "warmup_steps = 0 there is no warm-up"),
+    (ex.check_rollout, _rollout_variant(identity=False), "add the identity"),
+    (ex.check_rollout, _rollout_variant(renorm=False), "renormalise the rows"),
+    (ex.check_rollout, _rollout_variant(order="left"), "first layer goes on the right"),
+    (ex.check_rollout, _rollout_variant(heads="max"), "yours takes their maximum"),
+    (ex.check_rollout, _rollout_variant(heads="max", renorm=False), "skips the renormalisation"),
+    (ex.check_rollout, rollout_layers_averaged, "yours averages them"),
+    (ex.check_rollout, rollout_heads_kept, "the shape should be"),
 ]
 
 
@@ -606,7 +735,7 @@ def test_strict_raises_with_the_message():
 
 def test_every_checker_is_exported_at_the_top_level():
     checkers = [name for name in dir(ex) if name.startswith("check_")]
-    assert len(checkers) == 12
+    assert len(checkers) == 14
     for name in checkers + ["CheckResult"]:
         assert getattr(vit_lib, name) is getattr(ex, name)
         assert name in vit_lib.__all__

@@ -20,7 +20,7 @@ from .timm_compat import TIMM_INSTALL, UnsupportedOptionError, unsupported_timm_
 from .data import DIGITS_CLASSES, DIGITS_MAX_VALUE, FASHION_MNIST_DIR, FASHION_MNIST_FILES, FASHION_MNIST_CLASSES, IDX_DTYPES, Split, DataSplits, stratified_split, load_digits, read_idx, find_fashion_mnist, load_fashion_mnist, load_dataset, Transform, Normalize, Resize, RandomShift, RandomHorizontalFlip, Compose
 from .train import TrainConfig, parameter_groups, WarmupCosine, History, distributed_context, epoch_seed, predict, shift_images, Trainer, build_parser, main
 from .inspect import stack_maps, check_grid, cls_attention, patch_map_to_pixels, attention_rollout, rollout_cls_map, pos_embed_similarity
-from .exercises import CheckResult, check_patchify, check_prepend_cls, check_pos_embed_shape, check_split_heads, check_attention, check_merge_heads, check_layer_norm, check_mlp_dropout, check_pool, check_num_tokens, check_param_count, check_split_qkv
+from .exercises import CheckResult, check_patchify, check_prepend_cls, check_pos_embed_shape, check_split_heads, check_attention, check_merge_heads, check_layer_norm, check_mlp_dropout, check_pool, check_num_tokens, check_param_count, check_split_qkv, check_lr_schedule, check_rollout
 
 __all__ = [
     "to_2tuple",
@@ -111,4 +111,6 @@ __all__ = [
     "check_num_tokens",
     "check_param_count",
     "check_split_qkv",
+    "check_lr_schedule",
+    "check_rollout",
 ]

@@ -851,3 +851,158 @@ def check_split_qkv(
     ]
     return _run("check_split_qkv", fn, cases, _split_qkv_reference,
                 "(w_q, w_k, w_v, b_q, b_k, b_v), rows [q | k | v]", wrong, raised, strict, _QKV_PARTS)
+
+
+# --- chapters/90_checkers.md, cell 54 ---
+def _lr_schedule(
+    step: int, total_steps: int, warmup_steps: int, peak_lr: float, min_lr: float = 0.0, *,
+    warmup: str = "from_step_1", decay_shift: int = 0, clamp: bool = True, angle: float = math.pi,
+    shape: str = "cosine", from_zero: bool = False, floor: bool = True,
+) -> float:
+    """Warm-up + cosine as in `vit_lib.train.WarmupCosine`; the keywords build the known wrong ones."""
+    w, s = warmup_steps, step
+    if warmup == "from_step_1" and s < w:
+        return peak_lr * (s + 1) / w
+    if warmup == "from_zero" and s < w:
+        return peak_lr * s / w
+    if warmup == "to_step_w" and s <= w:                           # `<=`: one step too many
+        return peak_lr * (s + 1) / w
+    start = 0 if warmup == "none" or from_zero else w
+    progress = (s - start) / max(1, total_steps - start + decay_shift)
+    progress = min(1.0, progress) if clamp else progress
+    low = min_lr if floor else 0.0
+    if shape == "linear":
+        return low + (peak_lr - low) * (1.0 - progress)
+    if shape == "unscaled":                                        # min_lr added, not blended
+        return min_lr + peak_lr * 0.5 * (1.0 + math.cos(angle * progress))
+    return low + (peak_lr - low) * 0.5 * (1.0 + math.cos(angle * progress))
+
+
+def _lr_curve(fn: Callable[..., float]) -> Callable[..., torch.Tensor]:
+    """The rates fn gives at steps 0, 1, ..., total_steps, as one float64 tensor (S+1,)."""
+
+    def curve(total_steps: int, warmup_steps: int, peak_lr: float, **kwargs: float) -> torch.Tensor:
+        rates = [float(fn(s, total_steps, warmup_steps, peak_lr, **kwargs)) for s in range(total_steps + 1)]
+        return torch.tensor(rates, dtype=torch.float64)           # (S+1,)
+
+    return curve
+
+
+def check_lr_schedule(fn: Callable[..., float], *, strict: bool = False) -> CheckResult:
+    """Check `fn(step, total_steps, warmup_steps, peak_lr, min_lr=0.0)`: linear warm-up, then cosine.
+
+    The convention is `vit_lib.train.WarmupCosine`'s: step s < w gets (s + 1) / w * peak_lr, then
+    min_lr + (peak_lr - min_lr) * (1 + cos(pi * p)) / 2 with p = (s - w) / (total_steps - w), so
+    the rate is min_lr exactly at step total_steps.
+
+    Args:
+        fn: your function, called at every step 0, ..., total_steps of each case.
+        strict: raise AssertionError on failure instead of only printing it.
+    """
+    cases = [
+        _Case("warm-up 3 of 10 steps, peak 1.0, min_lr 0.1", (10, 3, 1.0), {"min_lr": 0.1}),
+        _Case("no warm-up (warmup_steps = 0), 8 steps, peak 2.0, min_lr left at its default 0.0", (8, 0, 2.0)),
+        _Case("a single warm-up step of 12, peak 0.5, min_lr 0.05", (12, 1, 0.5), {"min_lr": 0.05}),
+    ]
+    early = ("the cosine must reach min_lr exactly at step total_steps: progress = (step − warmup_steps) / "
+             "(total_steps − warmup_steps); yours gets there one step early")
+    wrong = [
+        ("the rate should first rise linearly over warmup_steps steps; yours starts the cosine at step 0 "
+         "at the peak (no warm-up)",
+         lambda *a, **k: _lr_schedule(*a, **k, warmup="none")),
+        ("warm-up counts from 1 here: step s < warmup_steps gets (s + 1) / warmup_steps · peak_lr, so step 0 "
+         "already trains and step warmup_steps − 1 reaches the peak; yours starts at 0 and peaks one step late",
+         lambda *a, **k: _lr_schedule(*a, **k, warmup="from_zero")),
+        ("your warm-up overshoots: with step <= warmup_steps, step warmup_steps gets (warmup_steps + 1) / "
+         "warmup_steps · peak_lr, above the peak; the warm-up is the steps with step < warmup_steps",
+         lambda *a, **k: _lr_schedule(*a, **k, warmup="to_step_w")),
+        ("math.cos works in radians: half a cosine is cos(π · progress), not cos(180 · progress)",
+         lambda *a, **k: _lr_schedule(*a, **k, angle=180.0)),
+        ("the decay is half a cosine, min_lr + (peak_lr − min_lr) · (1 + cos(π · progress)) / 2; "
+         "yours falls on a straight line",
+         lambda *a, **k: _lr_schedule(*a, **k, shape="linear")),
+        (early, lambda *a, **k: _lr_schedule(*a, **k, decay_shift=-1)),
+        (early, lambda *a, **k: _lr_schedule(*a, **k, decay_shift=-1, clamp=False)),
+        ("your cosine never reaches min_lr: at step total_steps progress must be 1, so divide by "
+         "total_steps − warmup_steps, not total_steps − warmup_steps + 1",
+         lambda *a, **k: _lr_schedule(*a, **k, decay_shift=1)),
+        ("the cosine starts where the warm-up ends: progress = (step − warmup_steps) / (total_steps − "
+         "warmup_steps); yours measures it from step 0",
+         lambda *a, **k: _lr_schedule(*a, **k, from_zero=True)),
+        ("the cosine ends at min_lr, not at 0: min_lr + (peak_lr − min_lr) · (1 + cos(π · progress)) / 2",
+         lambda *a, **k: _lr_schedule(*a, **k, floor=False)),
+        ("scale the cosine by (peak_lr − min_lr): adding min_lr to peak_lr · (1 + cos) / 2 starts the "
+         "decay above the peak",
+         lambda *a, **k: _lr_schedule(*a, **k, shape="unscaled")),
+    ]
+    raised = [
+        (r"unexpected keyword argument 'min_lr'", "add a parameter min_lr: float = 0.0 to your function"),
+        (r"division by zero", "with warmup_steps = 0 there is no warm-up: skip it (step < 0 never holds) "
+                              "instead of dividing by warmup_steps"),
+    ]
+    return _run("check_lr_schedule", _lr_curve(fn), cases, _lr_curve(_lr_schedule),
+                "the rate at steps 0, 1, …, total_steps", [(h, _lr_curve(v)) for h, v in wrong], raised, strict)
+
+
+# --- chapters/90_checkers.md, cell 60 ---
+def _attention_maps(n: int, layers: int, heads: int, tokens: int, seed: int, sharpness: float = 1.0) -> list:
+    """L random attention maps (N, h, T, T) whose rows are probability distributions."""
+    return [_randn(n, heads, tokens, tokens, seed=seed + i, scale=sharpness).softmax(dim=-1)   # (N, h, T, T)
+            for i in range(layers)]
+
+
+def _rollout(
+    maps: list[torch.Tensor], *, heads: str = "mean", identity: bool = True, renormalise: bool = True,
+    order: str = "first_on_right",
+) -> torch.Tensor:
+    """Attention rollout, R = Â_L ... Â_1; the keywords build the known wrong variants."""
+    attn = torch.stack(list(maps), dim=1)                          # (N, L, h, T, T)
+    attn = attn.mean(dim=2) if heads == "mean" else attn.amax(dim=2)   # (N, L, T, T)
+    if identity:
+        attn = attn + torch.eye(attn.shape[-1], dtype=attn.dtype)  # (N, L, T, T)
+    if renormalise:
+        attn = attn / attn.sum(dim=-1, keepdim=True)
+    if order == "average":
+        return attn.mean(dim=1)                                    # (N, T, T)
+    rollout = attn[:, 0]                                           # (N, T, T)
+    for layer in range(1, attn.shape[1]):
+        step = attn[:, layer]                                      # (N, T, T)
+        rollout = step @ rollout if order == "first_on_right" else rollout @ step
+    return rollout
+
+
+def check_rollout(fn: Callable[[list], torch.Tensor], *, strict: bool = False) -> CheckResult:
+    """Check `fn(maps)`: L attention maps (N, h, T, T), first block first -> the rollout (N, T, T).
+
+    Args:
+        fn: your rollout function.
+        strict: raise AssertionError on failure instead of only printing it.
+    """
+    cases = [
+        _Case("N=2, L=3 layers, h=2 heads, T=4 tokens", (_attention_maps(2, 3, 2, 4, seed=0),)),
+        _Case("one head: N=1, L=4, h=1, T=5", (_attention_maps(1, 4, 1, 5, seed=10),)),
+        _Case("one layer (L=1): the rollout is that layer's Â", (_attention_maps(2, 1, 3, 3, seed=20),)),
+        _Case("sharp, nearly one-hot rows: N=1, L=2, h=4, T=6",
+              (_attention_maps(1, 2, 4, 6, seed=30, sharpness=6.0),)),
+    ]
+    wrong = [
+        ("add the identity for the residual path, Â = rownorm(Ā + I): without it the product mixes the "
+         "tokens far too fast and forgets which token is which",
+         lambda maps: _rollout(maps, identity=False)),
+        ("renormalise the rows after adding the identity: the rows of Ā + I sum to 2, so the product grows "
+         "like 2^L (or use ½·Ā + ½·I directly)",
+         lambda maps: _rollout(maps, renormalise=False)),
+        ("the first layer goes on the right: R = Â_L ⋯ Â_2 Â_1, i.e. rollout = Â_ℓ @ rollout; yours "
+         "multiplies rollout @ Â_ℓ, which chains the layers backwards",
+         lambda maps: _rollout(maps, order="first_on_left")),
+        ("average the heads (mean over dim=1 of each (N, h, T, T) map); yours takes their maximum",
+         lambda maps: _rollout(maps, heads="max")),
+        ("average the heads, not the maximum, and renormalise the rows: yours takes the maximum and skips "
+         "the renormalisation",
+         lambda maps: _rollout(maps, heads="max", renormalise=False)),
+        ("multiply the layers, R = Â_L ⋯ Â_1; yours averages them",
+         lambda maps: _rollout(maps, order="average")),
+    ]
+    raised = [(r"must match the size|size of tensor a", "average the heads first: each map (N, h, T, T) "
+                                                       "becomes (N, T, T), then add the (T, T) identity")]
+    return _run("check_rollout", fn, cases, _rollout, "R = Â_L ⋯ Â_1, rows sum to 1", wrong, raised, strict)
