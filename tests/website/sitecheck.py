@@ -201,6 +201,9 @@ def check_page(
             if page.url == url:
                 page.wait_for_url(lambda now: now != url, timeout=timeout_ms)
             page.wait_for_load_state("load", timeout=timeout_ms)
+            # Load the target once more: the redirect's own navigation may still be replacing
+            # the document, and scripts must be asked on the page that stays.
+            page.goto(page.url, wait_until="load", timeout=timeout_ms)
         report.final_url = page.url
         if page.evaluate("() => document.querySelector('script[src*=\"mathjax\"]') !== null"):
             page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
