@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterator
-from urllib.parse import unquote, urlsplit
+import urllib.request
+from urllib.parse import unquote, urljoin, urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 # The site under test: _build/html (what `make book` builds), or SITE_DIR for a private build.
@@ -144,6 +145,19 @@ _BROKEN_IMAGES = """() => Array.from(document.images)
     .map(img => img.getAttribute('src'))"""
 
 
+
+_META_REFRESH = re.compile(
+    r"""<meta[^>]*http-equiv=["']?refresh["']?[^>]*content=["']\s*\d+\s*;\s*url=([^"']+)["']""", re.I
+)
+
+
+def meta_refresh_target(url: str) -> str | None:
+    """Where a page's `<meta http-equiv="refresh">` sends the reader, or None."""
+    with urllib.request.urlopen(url, timeout=10) as response:
+        match = _META_REFRESH.search(response.read().decode("utf-8", errors="replace"))
+    return urljoin(url, match.group(1).strip()) if match else None
+
+
 def check_page(
     browser, url: str, screenshot: Path | None = None, wait_for: str | None = None, timeout_ms: int = 20_000
 ) -> PageReport:
@@ -192,18 +206,10 @@ def check_page(
     page.on("console", on_console)
     page.on("pageerror", lambda error: report.console_errors.append(f"uncaught: {error}"))
     try:
-        page.goto(url, wait_until="load", timeout=timeout_ms)
-        try:
-            redirects = page.locator('meta[http-equiv="refresh" i]').count() > 0
-        except PlaywrightError:               # already navigating away
-            redirects = True
-        if redirects:                         # e.g. the site's root index.html -> book/index.html
-            if page.url == url:
-                page.wait_for_url(lambda now: now != url, timeout=timeout_ms)
-            page.wait_for_load_state("load", timeout=timeout_ms)
-            # Load the target once more: the redirect's own navigation may still be replacing
-            # the document, and scripts must be asked on the page that stays.
-            page.goto(page.url, wait_until="load", timeout=timeout_ms)
+        # A redirect page (the site's root index.html -> book/index.html) is followed here, before
+        # the browser opens it: a meta refresh navigates while scripts are being asked questions.
+        target = meta_refresh_target(url)
+        page.goto(target or url, wait_until="load", timeout=timeout_ms)
         report.final_url = page.url
         if page.evaluate("() => document.querySelector('script[src*=\"mathjax\"]') !== null"):
             page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
