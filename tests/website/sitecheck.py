@@ -171,7 +171,6 @@ def check_page(
             `PageReport.matches` counts its elements.
         timeout_ms: how long to wait for each step.
     """
-    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     report = PageReport(url)
