@@ -96,7 +96,7 @@ $(CHROMIUM):
 	fi
 
 lab: setup
-	$(VENV)/bin/jupyter lab $(LAB_ROOT) chapters/
+	$(VENV)/bin/jupyter lab $(LAB_ROOT) --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/chapters
 
 clean:
 	rm -rf _build .pytest_cache .cache book/_static/mathjax
