@@ -258,6 +258,24 @@ def cmd_check_twins(root: Path) -> int:
     return 1
 
 
+def normalise(notebook, stem: str) -> None:
+    """Make a re-run write the same file: stable cell ids, and each cell's consecutive stream
+    outputs merged (how a kernel chunks its prints depends on timing, not on the code)."""
+    for number, cell in enumerate(notebook.cells, start=1):
+        cell.id = f"{stem[:50]}-{number}"
+        if cell.cell_type != "code":
+            continue
+        merged = []
+        for output in cell.outputs:
+            previous = merged[-1] if merged else None
+            if (output.output_type == "stream" and previous is not None
+                    and previous.output_type == "stream" and previous.name == output.name):
+                previous.text += output.text
+            else:
+                merged.append(output)
+        cell.outputs = merged
+
+
 def cmd_execute(root: Path, only: list[str], timeout: int) -> int:
     import nbformat
     from nbclient import NotebookClient
@@ -281,6 +299,7 @@ def cmd_execute(root: Path, only: list[str], timeout: int) -> int:
             resources={"metadata": {"path": str(twin.parent)}},
         )
         client.execute()
+        normalise(notebook, chapter.stem)
         twin.parent.mkdir(exist_ok=True)
         nbformat.write(notebook, twin)
     return 0
