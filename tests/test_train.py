@@ -334,3 +334,15 @@ def test_ddp_two_processes_match_one_process_full_batch(tmp_path):
     assert b["history"][-1]["train_loss"] < b["history"][0]["train_loss"]   # it did train
     # the two ranks hold identical weights: the command compares them across processes
     assert "weights on the 2 processes agree: max |Δ| = 0.0e+00" in ddp.stdout
+
+
+def test_command_line_starts_without_warnings():
+    """`import vit_lib` must not import vit_lib.train, or `python -m vit_lib.train` warns (runpy)."""
+    env = {**os.environ, "PYTHONWARNINGS": "default"}
+    result = subprocess.run([sys.executable, "-m", "vit_lib.train", "--help"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "--data" in result.stdout
+    assert result.stderr == "", result.stderr
+    probe = "import sys, vit_lib; print('vit_lib.train' in sys.modules, vit_lib.Trainer.__module__)"
+    lazy = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert lazy.stdout.split() == ["False", "vit_lib.train"], lazy.stdout + lazy.stderr

@@ -18,9 +18,35 @@ from .pool import GLOBAL_POOLS, pool_tokens
 from .model import POS_EMBEDS, ViTConfig, VisionTransformer, shape_trace
 from .timm_compat import TIMM_INSTALL, UnsupportedOptionError, unsupported_timm_options, config_from_timm, load_exact, from_timm, timm_kwargs, to_timm, our_stages, timm_stages, compare_stages
 from .data import DIGITS_CLASSES, DIGITS_MAX_VALUE, FASHION_MNIST_DIR, FASHION_MNIST_FILES, FASHION_MNIST_CLASSES, IDX_DTYPES, Split, DataSplits, stratified_split, load_digits, read_idx, find_fashion_mnist, load_fashion_mnist, load_dataset, Transform, Normalize, Resize, RandomShift, RandomHorizontalFlip, Compose
-from .train import TrainConfig, parameter_groups, WarmupCosine, History, distributed_context, epoch_seed, predict, shift_images, Trainer, build_parser, main
 from .inspect import stack_maps, check_grid, cls_attention, patch_map_to_pixels, attention_rollout, rollout_cls_map, pos_embed_similarity
 from .exercises import CheckResult, check_patchify, check_prepend_cls, check_pos_embed_shape, check_split_heads, check_attention, check_merge_heads, check_layer_norm, check_mlp_dropout, check_pool, check_num_tokens, check_param_count, check_split_qkv, check_lr_schedule, check_rollout
+
+# Names of command-line modules, imported on first use (PEP 562).
+_LAZY = {
+    "TrainConfig": "train",
+    "parameter_groups": "train",
+    "WarmupCosine": "train",
+    "History": "train",
+    "distributed_context": "train",
+    "epoch_seed": "train",
+    "predict": "train",
+    "shift_images": "train",
+    "Trainer": "train",
+    "build_parser": "train",
+    "main": "train",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
     "to_2tuple",
