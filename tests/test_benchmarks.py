@@ -1,5 +1,6 @@
 """benchmarks/bench_vs_timm.py runs and prints its table and summary (timings are not checked: they are noise here)."""
 
+import json
 import re
 import subprocess
 import sys
@@ -38,3 +39,41 @@ def test_quick_benchmark_prints_table_and_summary(tmp_path):
     assert re.search(r"targets fused<=1.00x (met|NOT met), explicit<=1.10x (met|NOT met), fwd>=70%mm@N=4 (met|NOT met)$",
                      summary)
     assert report.read_text().splitlines() == lines
+
+
+def fashion_mnist_missing() -> bool:
+    from vit_lib.data import find_fashion_mnist
+
+    try:
+        find_fashion_mnist()
+    except FileNotFoundError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("script, extra", [
+    ("train_digits.py", ["--seeds", "0", "1", "--train-subset", "64"]),
+    pytest.param("train_fashion_mnist.py", ["--train-subset", "128"], marks=pytest.mark.skipif(
+        fashion_mnist_missing(), reason="Fashion-MNIST is not installed: `apt-get install dataset-fashion-mnist`")),
+])
+def test_training_benchmark_prints_summary_and_writes_json(tmp_path, script, extra):
+    """A one-epoch run of a training benchmark: its summary line agrees with the JSON it writes."""
+    output = tmp_path / "result.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), "--epochs", "1", "--threads", "1",
+         "--output", str(output), *extra],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(output.read_text())
+    runs = data["runs"]
+    assert [r["epochs"] for r in runs] == [1] * len(runs) and data["threads"] == 1
+    assert data["mean_test_acc"] == pytest.approx(sum(r["test_acc"] for r in runs) / len(runs))
+    assert data["met_accuracy"] == (data["mean_test_acc"] >= data["targets"]["mean_test_acc"])
+    assert data["met_time_wall"] == (max(r["wall_seconds"] for r in runs) <= data["targets"]["seconds_per_run"])
+    assert all(len(r["history"]) == 1 and 0 <= r["test_acc"] <= 1 for r in runs)
+    summary = result.stdout.splitlines()[-1]
+    assert summary.startswith(f"summary: {data['benchmark']} mean test accuracy {data['mean_test_acc']:.4f}")
+    assert f"over {len(runs)} seed(s)" in summary
+    assert re.search(r"targets >= 0\.\d+ \((met|NOT met)\), <= \d+ s per run \(wall (met|NOT met), CPU (met|NOT met)\)$",
+                     summary), summary
