@@ -346,3 +346,25 @@ def test_command_line_starts_without_warnings():
     probe = "import sys, vit_lib; print('vit_lib.train' in sys.modules, vit_lib.Trainer.__module__)"
     lazy = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert lazy.stdout.split() == ["False", "vit_lib.train"], lazy.stdout + lazy.stderr
+
+
+@pytest.mark.parametrize("max_shift, hflip, views", [(0, False, 1), (0, True, 2), (1, False, 9), (1, True, 18)])
+def test_tta_averages_the_probabilities_of_the_training_views(small_digits, max_shift, hflip, views):
+    from vit_lib.train import shift_images
+
+    model = tiny_vit().eval()
+    trainer = Trainer(model, small_digits, TrainConfig(epochs=1, max_shift=max_shift, hflip=hflip, tta=True),
+                      progress=False)
+    x = small_digits.val.images[:8]                                      # (8, 1, 8, 8)
+    offsets = (-max_shift, 0, max_shift) if max_shift else (0,)
+    shifted = [shift_images(x, dy, dx) for dy in offsets for dx in offsets]
+    expected_views = shifted + ([v.flip(-1) for v in shifted] if hflip else [])
+    assert len(expected_views) == views
+    with torch.no_grad():
+        probs = torch.stack([model(trainer.normalize(v)).softmax(-1) for v in expected_views]).mean(0)
+    got = trainer.predict(x)                                             # (8, 10) log-probabilities
+    if views == 1:                                                       # no TTA: the plain logits
+        torch.testing.assert_close(got, model(trainer.normalize(x)).detach())
+    else:
+        torch.testing.assert_close(got, probs.log())
+    torch.testing.assert_close(trainer.predict(x, tta=False), model(trainer.normalize(x)).detach())

@@ -48,7 +48,7 @@ class TrainConfig:
     resize: int = 0                  # resample images to resize x resize first; 0 keeps them
     max_shift: int = 2               # random-shift augmentation in pixels (after resizing); 0: none
     hflip: bool = False              # random left-right mirroring (clothes: yes; digits: no)
-    tta: bool = False                # test-time augmentation: average over 9 shifted views
+    tta: bool = False                # test-time augmentation: average over shifted (and mirrored) views
     eval_batch_size: int = 512
     seed: int = 0                    # data order, augmentation and dropout
 
@@ -240,16 +240,19 @@ class Trainer:
         """Logits (N, K) for raw images (N, C, H, W) in [0, 1].
 
         With test-time augmentation (`tta`, default `config.tta`), the log of the mean probability
-        over 9 views shifted by (dy, dx) in {-s, 0, s}^2, s = `config.max_shift`: shifts like
-        those the model was trained on.
+        over views like those the model was trained on: 9 shifted by (dy, dx) in {-s, 0, s}^2,
+        s = `config.max_shift` (one if s = 0), each also mirrored if `config.hflip`.
         """
         cfg = self.config
         tta = cfg.tta if tta is None else tta
         images = self.resize(images)                                            # (N, C, H', W')
-        if not (tta and cfg.max_shift):
+        if not (tta and (cfg.max_shift or cfg.hflip)):
             return predict(self.model, images, self.normalize, cfg.eval_batch_size)
         s = cfg.max_shift
-        views = [shift_images(images, dy, dx) for dy in (-s, 0, s) for dx in (-s, 0, s)]
+        offsets = (-s, 0, s) if s else (0,)
+        views = [shift_images(images, dy, dx) for dy in offsets for dx in offsets]
+        if cfg.hflip:
+            views += [view.flip(-1) for view in views]                          # mirrored, as in training
         probs = sum(predict(self.model, v, self.normalize, cfg.eval_batch_size).softmax(-1) for v in views)
         return (probs / len(views)).log()                                       # (N, K)
 
@@ -355,9 +358,9 @@ RECIPES: dict[str, tuple[dict, dict]] = {
         dict(epochs=100, batch_size=128, lr=2e-3, warmup_epochs=5, resize=16, max_shift=2, tta=True),
     ),
     "fashion-mnist": (
-        dict(img_size=28, patch_size=4, in_chans=1, num_classes=10, embed_dim=64, depth=4, num_heads=4,
-             mlp_ratio=2.0, fused_attn=False),
-        dict(epochs=12, batch_size=128, lr=2e-3, warmup_epochs=1, max_shift=0, hflip=True),
+        dict(img_size=28, patch_size=4, in_chans=1, num_classes=10, embed_dim=64, depth=4, num_heads=2,
+             mlp_ratio=2.0, class_token=False, global_pool="avg", fused_attn=False),
+        dict(epochs=22, batch_size=128, lr=2e-3, warmup_epochs=1, max_shift=1, hflip=True, tta=True),
     ),
 }
 
