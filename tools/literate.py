@@ -126,6 +126,23 @@ def render_module(module: Module) -> str:
 
 
 MAIN_GUARD = 'if __name__ == "__main__"'
+LAZY_IMPORTS = '''
+# Names of command-line modules, imported on first use (PEP 562).
+_LAZY = {
+ENTRIES
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))'''
 
 
 def render_init(modules: dict[str, Module], rendered: dict[str, str]) -> str:
@@ -152,23 +169,8 @@ def render_init(modules: dict[str, Module], rendered: dict[str, str]) -> str:
         else:
             lines.append(f"from .{name} import {', '.join(names)}")
     if lazy:
-        lines += ["", "# Names of command-line modules, imported on first use (PEP 562).", "_LAZY = {"]
-        lines += [f'    "{n}": "{m}",' for n, m in lazy.items()]
-        lines += [
-            "}",
-            "",
-            "",
-            "def __getattr__(name: str):",
-            "    if name in _LAZY:",
-            "        import importlib",
-            "",
-            '        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)',
-            '    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")',
-            "",
-            "",
-            "def __dir__() -> list[str]:",
-            "    return sorted(set(globals()) | set(_LAZY))",
-        ]
+        entries = "".join(f'    "{n}": "{m}",\n' for n, m in lazy.items())
+        lines.append(LAZY_IMPORTS.replace("ENTRIES\n", entries))
     lines += ["", "__all__ = ["] + [f'    "{n}",' for n in exported] + ["]", ""]
     return "\n".join(lines)
 
