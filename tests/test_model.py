@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from vit_lib import ViTConfig, VisionTransformer, shape_trace
+from vit_lib.model import PatchDropout
 
 SEED = dict(img_size=32, patch_size=8, in_chans=3, num_classes=1000, embed_dim=1024, depth=2,
             num_heads=12, head_dim=64, mlp_ratio=2.0)
@@ -86,6 +87,38 @@ def test_dropout_acts_in_train_mode_only():
     assert not torch.allclose(model(x), model(x))
     model.eval()
     assert torch.equal(model(x), model(x))
+
+
+@pytest.mark.parametrize("class_token", [True, False])
+def test_patch_dropout_keeps_a_random_share_of_patches_in_training_only(class_token):
+    drop = PatchDropout(0.3, num_prefix_tokens=int(class_token))
+    x = torch.randn(5, int(class_token) + 16, 8)                  # (N, p + L, D), L = 16 patches
+    torch.manual_seed(0)
+    out = drop.train()(x)
+    prefix = int(class_token)
+    assert out.shape == (5, prefix + 11, 8)                       # int(16 * 0.7) = 11 patches kept
+    assert torch.equal(out[:, :prefix], x[:, :prefix])            # the class token stays, first
+    for image, kept in zip(x, out):                               # every kept row is a distinct patch
+        rows = [int((image[prefix:] == row).all(-1).nonzero()) for row in kept[prefix:]]
+        assert len(set(rows)) == 11
+    assert not torch.equal(out, drop(x))                          # a new draw each call
+    assert drop.eval()(x) is x
+
+
+def test_patch_dropout_keeps_at_least_one_patch_and_checks_its_rate():
+    assert PatchDropout(0.99, num_prefix_tokens=0).train()(torch.randn(2, 4, 3)).shape == (2, 1, 3)
+    with pytest.raises(ValueError, match=r"patch dropout rate must be in \[0, 1\), got 1.0"):
+        PatchDropout(1.0)
+
+
+def test_model_with_patch_dropout_is_cheaper_in_training_and_unchanged_in_eval():
+    plain, dropping = small(), small(patch_drop_rate=0.5)         # same seed, same weights
+    assert isinstance(plain.patch_drop, torch.nn.Identity)
+    x = torch.randn(2, 3, 16, 16)
+    assert torch.equal(dropping.eval()(x), plain.eval()(x))
+    assert dropping.train().forward_features(x).shape == (2, 1 + 8, 24)   # class token + 8 of 16 patches
+    dropping(x).square().sum().backward()
+    assert all(p.grad is not None for p in dropping.parameters())
 
 
 def test_eval_mode_is_deterministic_across_models():
@@ -201,6 +234,7 @@ def test_input_integer_dtype(tiny):
     ({"depth": 0}, r"depth must be at least 1, got 0"),
     ({"num_classes": -1}, r"num_classes must be >= 0, got -1"),
     ({"drop_rate": 1.0}, r"drop_rate must be in \[0, 1\), got 1.0"),
+    ({"patch_drop_rate": -0.1}, r"patch_drop_rate must be in \[0, 1\), got -0.1"),
     ({"mlp_ratio": 0}, r"mlp_ratio must be positive, got 0"),
     ({"head_dim": 0}, r"head_dim must be at least 1, got 0"),
 ])

@@ -252,6 +252,8 @@ ROUND_TRIP = {
                                       global_pool="avg", fused_attn=False, norm_eps=1e-5, num_classes=5),
     "dropout": ViTConfig(img_size=16, patch_size=4, embed_dim=16, depth=1, num_heads=2, drop_rate=0.1,
                          attn_drop_rate=0.2, mlp_ratio=1.5),
+    "patch-dropout": ViTConfig(img_size=16, patch_size=4, embed_dim=16, depth=2, num_heads=2, patch_drop_rate=0.25,
+                               global_pool="avg", class_token=False),
 }
 
 
@@ -288,6 +290,33 @@ def test_to_timm_kwargs_build_the_same_model():
     assert config_from_timm(built) == dataclasses.replace(config, fused_attn=built.blocks[0].attn.fused_attn)
 
 
+@pytest.mark.parametrize("class_token", [True, False])
+def test_patch_dropout_drops_the_same_tokens_as_timm_for_the_same_seed(class_token):
+    pool = "token" if class_token else "avg"
+    reference = timm_model(patch_drop_rate=0.4, class_token=class_token, global_pool=pool).train()
+    ours = from_timm(reference)
+    assert ours.config.patch_drop_rate == 0.4 and ours.training
+    x = images_for(reference, batch=3)
+    outputs = []
+    for model in (reference, ours):
+        torch.manual_seed(7)
+        with torch.no_grad():
+            outputs.append(model.forward_features(x))
+    expected, got = outputs
+    assert got.shape == expected.shape == (3, int(class_token) + 9, 32)   # int(16 * 0.6) = 9 patches kept
+    assert (got - expected).abs().max() <= TOLERANCE[torch.float32]
+    torch.manual_seed(8)
+    with torch.no_grad():
+        assert not torch.allclose(ours.forward_features(x), got)           # another seed, other tokens
+
+
+def test_ordered_patch_dropout_is_refused():
+    reference = timm_model(patch_drop_rate=0.25)
+    reference.patch_drop.ordered = True
+    with pytest.raises(UnsupportedOptionError, match=r"a PatchDropout other than patch_drop_rate's"):
+        from_timm(reference)
+
+
 def test_registered_timm_architecture_converts_without_download():
     timm = pytest.importorskip("timm")
     reference = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=64, num_classes=10).eval()
@@ -316,7 +345,6 @@ UNSUPPORTED = {
     "act-gelu-tanh": (dict(act_layer="gelu_tanh"), r"act_layer=GELUTanh"),
     "act-quick-gelu": (dict(act_layer="quick_gelu"), r"act_layer=QuickGELU"),
     "pos_embed-none": (dict(pos_embed="none"), r"pos_embed='none'"),
-    "patch_drop": (dict(patch_drop_rate=0.1), r"patch_drop_rate > 0"),
     "proj_bias": (dict(proj_bias=False), r"proj_bias=False"),
     "mlp-swiglu": (dict(mlp_layer=timm_layers.SwiGLU, act_layer="silu"), r"mlp_layer=SwiGLU"),
     "norm-rms": (dict(norm_layer=timm_layers.RmsNorm), r"norm_layer=RmsNorm"),

@@ -15,7 +15,7 @@ from .norm import NORM_EPS, LayerNorm
 from .mlp import Mlp
 from .block import Block
 from .pool import GLOBAL_POOLS, pool_tokens
-from .model import POS_EMBEDS, ViTConfig, VisionTransformer, shape_trace
+from .model import POS_EMBEDS, ViTConfig, PatchDropout, VisionTransformer, shape_trace
 from .timm_compat import TIMM_INSTALL, UnsupportedOptionError, unsupported_timm_options, config_from_timm, load_exact, from_timm, timm_kwargs, to_timm, our_stages, timm_stages, compare_stages
 from .data import DIGITS_CLASSES, DIGITS_MAX_VALUE, FASHION_MNIST_DIR, FASHION_MNIST_FILES, FASHION_MNIST_CLASSES, IDX_DTYPES, Split, DataSplits, stratified_split, load_digits, read_idx, find_fashion_mnist, load_fashion_mnist, load_dataset, Transform, Normalize, Resize, RandomShift, RandomHorizontalFlip, Compose
 from .inspect import stack_maps, check_grid, cls_attention, patch_map_to_pixels, attention_rollout, rollout_cls_map, pos_embed_similarity
@@ -73,6 +73,7 @@ __all__ = [
     "pool_tokens",
     "POS_EMBEDS",
     "ViTConfig",
+    "PatchDropout",
     "VisionTransformer",
     "shape_trace",
     "TIMM_INSTALL",

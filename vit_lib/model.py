@@ -42,6 +42,7 @@ class ViTConfig:
     pos_embed: str = "learned"                # 'learned' or 'sincos' (fixed 2-D sin-cos)
     drop_rate: float = 0.0                    # dropout after attention/MLP projections (timm: proj_drop_rate)
     attn_drop_rate: float = 0.0               # dropout on attention weights
+    patch_drop_rate: float = 0.0              # training only: share of patch tokens dropped per image
     norm_eps: float = NORM_EPS                # LayerNorm epsilon (timm: 1e-6)
     fused_attn: bool = True                   # F.scaled_dot_product_attention instead of the explicit path
 
@@ -72,12 +73,42 @@ class ViTConfig:
             raise ValueError(f"pos_embed='sincos' needs embed_dim divisible by 4, got {self.embed_dim}")
         if self.mlp_ratio <= 0:
             raise ValueError(f"mlp_ratio must be positive, got {self.mlp_ratio}")
-        for name in ("drop_rate", "attn_drop_rate"):
+        for name in ("drop_rate", "attn_drop_rate", "patch_drop_rate"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
 
 # --- chapters/10_model.md, cell 11 ---
+class PatchDropout(nn.Module):
+    """In training, keep a random `1 - rate` share of each image's patch tokens; in eval, do nothing.
+
+    The `num_prefix_tokens` leading (class) tokens always stay. The kept patch tokens come in
+    random order, as in timm: they already carry their positions. Keeps int(L * (1 - rate))
+    of L patch tokens, at least one.
+    """
+
+    def __init__(self, rate: float, num_prefix_tokens: int = 1) -> None:
+        super().__init__()
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"patch dropout rate must be in [0, 1), got {rate}")
+        self.rate, self.num_prefix_tokens = rate, num_prefix_tokens
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, T, D) -> (N, p + keep, D) in training, where p is the number of prefix tokens."""
+        if not self.training or self.rate == 0.0:
+            return x
+        prefix, patches = x[:, :self.num_prefix_tokens], x[:, self.num_prefix_tokens:]   # (N, p, D), (N, L, D)
+        n, length, dim = patches.shape
+        keep = max(1, int(length * (1.0 - self.rate)))
+        chosen = torch.randn(n, length, device=x.device).argsort(dim=-1)[:, :keep]       # (N, keep)
+        kept = patches.gather(1, chosen[:, :, None].expand(-1, -1, dim))                 # (N, keep, D)
+        return torch.cat([prefix, kept], dim=1)                                          # (N, p + keep, D)
+
+    def extra_repr(self) -> str:
+        return f"rate={self.rate}, num_prefix_tokens={self.num_prefix_tokens}"
+
+
+# --- chapters/10_model.md, cell 15 ---
 class VisionTransformer(nn.Module):
     """A ViT with timm's module and parameter names, so timm weights load by name.
 
@@ -101,6 +132,9 @@ class VisionTransformer(nn.Module):
         else:
             table = sincos_pos_embed(self.patch_embed.grid_size, dim, self.num_prefix_tokens)
             self.register_buffer("pos_embed", table, persistent=False)              # (1, T, D)
+        # training only; an Identity when off, as in timm, so the module list matches timm's
+        self.patch_drop = (PatchDropout(cfg.patch_drop_rate, self.num_prefix_tokens)
+                           if cfg.patch_drop_rate > 0 else nn.Identity())
         self.blocks = nn.Sequential(*[
             Block(
                 dim, cfg.num_heads, head_dim=cfg.head_dim, mlp_ratio=cfg.mlp_ratio, qkv_bias=cfg.qkv_bias,
@@ -148,8 +182,8 @@ class VisionTransformer(nn.Module):
         return add_pos_embed(x, self.pos_embed)                 # (N, T, D)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Images (N, C, H, W) -> encoded tokens (N, T, D)."""
-        x = self.embed(x)
+        """Images (N, C, H, W) -> encoded tokens (N, T, D); fewer tokens in training with patch dropout."""
+        x = self.patch_drop(self.embed(x))
         for i, block in enumerate(self.blocks):
             with scope(f"block {i}"):
                 x = block(x)
@@ -175,7 +209,7 @@ class VisionTransformer(nn.Module):
         return maps
 
 
-# --- chapters/10_model.md, cell 16 ---
+# --- chapters/10_model.md, cell 20 ---
 def shape_trace(model: VisionTransformer, x: torch.Tensor, show: bool = True) -> list[ShapeRow]:
     """Run `x` through `model` on the explicit attention path and return every stage's shape.
 

@@ -71,7 +71,10 @@ def unsupported_timm_options(model: nn.Module) -> dict[str, str]:
     check(model.pos_embed is not None, "pos_embed='none' (no position embedding)", "pos_embed")
     check(not getattr(model, "dynamic_img_size", False), "dynamic_img_size=True", "patch_embed")
     check(_is_identity(getattr(model, "norm_pre", None)), "pre_norm=True (a LayerNorm before the blocks)", "norm_pre")
-    check(_is_identity(getattr(model, "patch_drop", None)), "patch_drop_rate > 0 (PatchDropout)", "patch_drop")
+    drop = getattr(model, "patch_drop", None)
+    check(_is_identity(drop) or (type(drop) is layers.PatchDropout and not drop.ordered
+                                 and drop.num_prefix_tokens == model.num_prefix_tokens),
+          "a PatchDropout other than patch_drop_rate's (ordered, or other prefix tokens)", "patch_drop")
     check(model.pos_drop.p == 0, f"pos_drop_rate={model.pos_drop.p}", "pos_drop")
     pe = model.patch_embed
     check(type(pe) is layers.PatchEmbed, f"embed_layer={type(pe).__name__}", "patch_embed")
@@ -186,6 +189,7 @@ def config_from_timm(model: nn.Module) -> ViTConfig:
         pos_embed="learned",
         drop_rate=attn.proj_drop.p,
         attn_drop_rate=attn.attn_drop.p,
+        patch_drop_rate=0.0 if _is_identity(model.patch_drop) else model.patch_drop.prob,
         norm_eps=model.blocks[0].norm1.eps,
         fused_attn=bool(attn.fused_attn),
     )
@@ -279,6 +283,7 @@ def timm_kwargs(config: ViTConfig) -> dict:
         pos_embed="learn",
         proj_drop_rate=config.drop_rate,
         attn_drop_rate=config.attn_drop_rate,
+        patch_drop_rate=config.patch_drop_rate,
         norm_layer=functools.partial(nn.LayerNorm, eps=config.norm_eps),
     )
 
