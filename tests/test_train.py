@@ -1,6 +1,7 @@
 """Tests for vit_lib.data and vit_lib.train (chapter 12): loaders, schedule, checkpoints, resume, DDP."""
 
 import gzip
+import json
 import math
 import os
 import socket
@@ -29,7 +30,7 @@ from vit_lib.data import (
     stratified_split,
 )
 from vit_lib.model import ViTConfig, VisionTransformer
-from vit_lib.train import History, TrainConfig, Trainer, WarmupCosine
+from vit_lib.train import History, TrainConfig, Trainer, WarmupCosine, main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -334,6 +335,17 @@ def test_ddp_two_processes_match_one_process_full_batch(tmp_path):
     assert b["history"][-1]["train_loss"] < b["history"][0]["train_loss"]   # it did train
     # the two ranks hold identical weights: the command compares them across processes
     assert "weights on the 2 processes agree: max |Δ| = 0.0e+00" in ddp.stdout
+
+
+def test_command_line_overrides_reach_the_model_and_recipe(tmp_path):
+    args = [a for a in CLI_ARGS if a != "--no-progress"]
+    result = main([*args, "--epochs", "1", "--patch-drop-rate", "0.25", "--lr", "1e-3", "--no-progress",
+                   "--out", str(tmp_path)])
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    model, train = saved["model_config"], saved["train_config"]
+    assert (model["embed_dim"], model["depth"], model["num_heads"], model["patch_drop_rate"]) == (32, 1, 2, 0.25)
+    assert (train["epochs"], train["batch_size"], train["lr"], train["max_shift"]) == (1, 32, 1e-3, 0)
+    assert result["epochs"] == 1 and json.loads((tmp_path / "metrics.json").read_text())["seed"] == 3
 
 
 def test_command_line_starts_without_warnings():

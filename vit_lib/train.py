@@ -359,8 +359,8 @@ RECIPES: dict[str, tuple[dict, dict]] = {
     ),
     "fashion-mnist": (
         dict(img_size=28, patch_size=4, in_chans=1, num_classes=10, embed_dim=64, depth=4, num_heads=2,
-             mlp_ratio=2.0, class_token=False, global_pool="avg", fused_attn=False),
-        dict(epochs=22, batch_size=128, lr=2e-3, warmup_epochs=1, max_shift=1, hflip=True, tta=True),
+             mlp_ratio=2.0, class_token=False, global_pool="avg", patch_drop_rate=0.5, fused_attn=False),
+        dict(epochs=38, batch_size=128, lr=2e-3, warmup_epochs=1, max_shift=1, hflip=True, tta=True),
     ),
 }
 
@@ -384,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--embed-dim", type=int, default=None)
     parser.add_argument("--depth", type=int, default=None)
     parser.add_argument("--num-heads", type=int, default=None)
+    parser.add_argument("--patch-drop-rate", type=float, default=None, help="share of patch tokens dropped in training")
     parser.add_argument("--train-subset", type=int, default=None, help="train on the first N training images")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per process")
     parser.add_argument("--no-progress", action="store_true", help="one line per epoch instead of a bar")
@@ -397,7 +398,7 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(args.threads)
     rank, world_size = distributed_context()
     vit_fields, train_fields = (dict(fields) for fields in RECIPES[args.data])
-    for name in ("embed_dim", "depth", "num_heads"):
+    for name in ("embed_dim", "depth", "num_heads", "patch_drop_rate"):
         if getattr(args, name) is not None:
             vit_fields[name] = getattr(args, name)
     for name in ("epochs", "batch_size", "lr", "max_shift"):
