@@ -3,8 +3,9 @@
 Each run trains `vit_lib.train.RECIPES[dataset]` from scratch with one seed, in this process,
 and records the test accuracy, the wall time and the CPU time of training plus scoring the test
 split. CPU time is reported beside wall time because the machines these numbers come from are
-often shared: on a busy machine the wall time grows, the CPU time much less. With several threads the CPU time
-counts each of them, so the targets compare CPU time divided by the thread count.
+often shared: on a busy machine the wall time grows, the CPU time much less. With several
+threads the CPU time counts each of them, so the targets compare CPU time divided by the thread
+count.
 """
 
 from __future__ import annotations

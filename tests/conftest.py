@@ -1,11 +1,30 @@
-"""Shared fixtures: the repository root and a scratch copy of the literate sources."""
+"""Shared fixtures: the repository root, a scratch copy of the literate sources, the Fashion-MNIST skip."""
 
 import shutil
 from pathlib import Path
 
 import pytest
 
+from vit_lib.data import FASHION_MNIST_DIR, find_fashion_mnist
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def fashion_mnist_installed() -> bool:
+    """Whether the Fashion-MNIST IDX files are where the loader looks by default."""
+    try:
+        find_fashion_mnist(FASHION_MNIST_DIR)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+# For tests that need the real Fashion-MNIST files (`make test` installs them where apt is available).
+requires_fashion_mnist = pytest.mark.skipif(
+    not fashion_mnist_installed(),
+    reason=f"Fashion-MNIST is not installed in {FASHION_MNIST_DIR}: "
+           "run `apt-get install dataset-fashion-mnist` to include this smoke test",
+)
 
 
 @pytest.fixture

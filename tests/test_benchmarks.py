@@ -1,14 +1,13 @@
-"""benchmarks/bench_vs_timm.py runs and prints its table and summary (timings are not checked: they are noise here)."""
+"""The benchmark scripts run and print their tables and summaries (timings are not checked: they are noise here)."""
 
 import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT, requires_fashion_mnist
 
 
 def test_quick_benchmark_prints_table_and_summary(tmp_path):
@@ -41,20 +40,9 @@ def test_quick_benchmark_prints_table_and_summary(tmp_path):
     assert report.read_text().splitlines() == lines
 
 
-def fashion_mnist_missing() -> bool:
-    from vit_lib.data import find_fashion_mnist
-
-    try:
-        find_fashion_mnist()
-    except FileNotFoundError:
-        return True
-    return False
-
-
 @pytest.mark.parametrize("script, extra", [
     ("train_digits.py", ["--seeds", "0", "1", "--train-subset", "64"]),
-    pytest.param("train_fashion_mnist.py", ["--train-subset", "128"], marks=pytest.mark.skipif(
-        fashion_mnist_missing(), reason="Fashion-MNIST is not installed: `apt-get install dataset-fashion-mnist`")),
+    pytest.param("train_fashion_mnist.py", ["--train-subset", "128"], marks=requires_fashion_mnist),
 ])
 def test_training_benchmark_prints_summary_and_writes_json(tmp_path, script, extra):
     """A one-epoch run of a training benchmark: its summary line agrees with the JSON it writes."""

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import requires_fashion_mnist
 from vit_lib.data import (
-    FASHION_MNIST_DIR,
     FASHION_MNIST_FILES,
     Normalize,
     RandomHorizontalFlip,
@@ -168,17 +168,7 @@ def test_missing_fashion_mnist_says_how_to_get_it(tmp_path):
         assert f"{stem}.gz" in message
 
 
-def fashion_mnist_installed() -> bool:
-    try:
-        find_fashion_mnist(FASHION_MNIST_DIR)
-    except FileNotFoundError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not fashion_mnist_installed(),
-                    reason=f"Fashion-MNIST is not installed in {FASHION_MNIST_DIR}: "
-                           "run `apt-get install dataset-fashion-mnist` to include this smoke test")
+@requires_fashion_mnist
 def test_fashion_mnist_smoke_one_training_step():
     data = load_fashion_mnist()
     assert data.sizes() == {"train": 55000, "val": 5000, "test": 10000}
