@@ -30,7 +30,7 @@ from vit_lib.data import (
     stratified_split,
 )
 from vit_lib.model import ViTConfig, VisionTransformer
-from vit_lib.train import History, TrainConfig, Trainer, WarmupCosine, main
+from vit_lib.train import History, TrainConfig, Trainer, WarmupCosine, main, shift_images
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -328,9 +328,7 @@ def test_ddp_two_processes_match_one_process_full_batch(tmp_path):
 
 
 def test_command_line_overrides_reach_the_model_and_recipe(tmp_path):
-    args = [a for a in CLI_ARGS if a != "--no-progress"]
-    result = main([*args, "--epochs", "1", "--patch-drop-rate", "0.25", "--lr", "1e-3", "--no-progress",
-                   "--out", str(tmp_path)])
+    result = main([*CLI_ARGS, "--epochs", "1", "--patch-drop-rate", "0.25", "--lr", "1e-3", "--out", str(tmp_path)])
     saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     model, train = saved["model_config"], saved["train_config"]
     assert (model["embed_dim"], model["depth"], model["num_heads"], model["patch_drop_rate"]) == (32, 1, 2, 0.25)
@@ -352,8 +350,6 @@ def test_command_line_starts_without_warnings():
 
 @pytest.mark.parametrize("max_shift, hflip, views", [(0, False, 1), (0, True, 2), (1, False, 9), (1, True, 18)])
 def test_tta_averages_the_probabilities_of_the_training_views(small_digits, max_shift, hflip, views):
-    from vit_lib.train import shift_images
-
     model = tiny_vit().eval()
     trainer = Trainer(model, small_digits, TrainConfig(epochs=1, max_shift=max_shift, hflip=hflip, tta=True),
                       progress=False)
