@@ -173,6 +173,7 @@ def config_from_timm(model: nn.Module) -> ViTConfig:
     pe, attn, mlp = model.patch_embed, model.blocks[0].attn, model.blocks[0].mlp
     dim, hidden = pe.proj.out_channels, mlp.fc1.out_features                # D, D_ff
     img, patch = tuple(pe.img_size), tuple(pe.patch_size)
+    drop = getattr(model, "patch_drop", None)                                # PatchDropout, or Identity when off
     config = ViTConfig(
         img_size=img[0] if img[0] == img[1] else img,
         patch_size=patch[0] if patch[0] == patch[1] else patch,
@@ -189,7 +190,7 @@ def config_from_timm(model: nn.Module) -> ViTConfig:
         pos_embed="learned",
         drop_rate=attn.proj_drop.p,
         attn_drop_rate=attn.attn_drop.p,
-        patch_drop_rate=0.0 if _is_identity(model.patch_drop) else model.patch_drop.prob,
+        patch_drop_rate=0.0 if _is_identity(drop) else drop.prob,
         norm_eps=model.blocks[0].norm1.eps,
         fused_attn=bool(attn.fused_attn),
     )
