@@ -30,7 +30,7 @@ from vit_lib.data import (
     stratified_split,
 )
 from vit_lib.model import ViTConfig, VisionTransformer
-from vit_lib.train import History, TrainConfig, Trainer, WarmupCosine, main, shift_images
+from vit_lib.train import RECIPES, History, TrainConfig, Trainer, WarmupCosine, main, shift_images
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -366,3 +366,89 @@ def test_tta_averages_the_probabilities_of_the_training_views(small_digits, max_
     else:
         torch.testing.assert_close(got, probs.log())
     torch.testing.assert_close(trainer.predict(x, tta=False), model(trainer.normalize(x)).detach())
+
+
+# ------------------------------------------------------------- the command line's error messages
+
+@pytest.fixture(scope="module")
+def saved_checkpoint(tmp_path_factory, small_digits) -> Path:
+    """A real checkpoint of the digits recipe's model with embed_dim 32, depth 1, 2 heads, before training."""
+    path = tmp_path_factory.mktemp("checkpoint") / "checkpoint.pt"
+    fields = {**RECIPES["digits"][0], "embed_dim": 32, "depth": 1, "num_heads": 2}
+    Trainer(VisionTransformer(ViTConfig(**fields)), small_digits, TrainConfig(epochs=1), progress=False).save(path)
+    return path
+
+
+def not_a_checkpoint(tmp_path: Path) -> Path:
+    path = tmp_path / "weights.pt"
+    torch.save({"weight": torch.zeros(3)}, path)        # a PyTorch file, but not a Trainer checkpoint
+    return path
+
+
+def text_file(tmp_path: Path) -> Path:
+    path = tmp_path / "notes.txt"
+    path.write_text("not a checkpoint\n")
+    return path
+
+
+BAD_COMMAND_LINES = {
+    # case: (extra arguments, given tmp_path and the saved checkpoint; what the error line must say)
+    "epochs zero": (lambda tmp, ckpt: ["--epochs", "0"], "argument --epochs: must be >= 1, got 0"),
+    "epochs not a number": (lambda tmp, ckpt: ["--epochs", "ten"], "argument --epochs: expected an integer, got 'ten'"),
+    "negative learning rate": (lambda tmp, ckpt: ["--lr", "-0.1"], "argument --lr: must be > 0, got -0.1"),
+    "patch drop rate of 1": (lambda tmp, ckpt: ["--patch-drop-rate", "1"],
+                             "argument --patch-drop-rate: must be >= 0 and < 1, got 1"),
+    "negative shift": (lambda tmp, ckpt: ["--max-shift", "-1"], "argument --max-shift: must be >= 0, got -1"),
+    "zero threads": (lambda tmp, ckpt: ["--threads", "0"], "argument --threads: must be >= 1, got 0"),
+    "width not divisible by heads": (lambda tmp, ckpt: ["--embed-dim", "30"],
+                                     "embed_dim 30 is not divisible by num_heads 4"),
+    "unknown option": (lambda tmp, ckpt: ["--epoch", "3"], "unrecognized arguments: --epoch 3"),
+    "missing data folder": (lambda tmp, ckpt: ["--data", "fashion-mnist", "--data-dir", str(tmp / "nowhere")],
+                            f"--data-dir {{tmp}}/nowhere: no such folder"),
+    "data folder without the files": (lambda tmp, ckpt: ["--data", "fashion-mnist", "--data-dir", str(tmp)],
+                                      "Fashion-MNIST not found in {tmp}: missing train-images-idx3-ubyte.gz"),
+    "out is a file": (lambda tmp, ckpt: ["--out", str(text_file(tmp))], "--out {tmp}/notes.txt is a file"),
+    "resume from a missing file": (lambda tmp, ckpt: ["--resume", str(tmp / "gone.pt")],
+                                   "--resume {tmp}/gone.pt: no such file"),
+    "resume from a text file": (lambda tmp, ckpt: ["--resume", str(text_file(tmp))],
+                                "--resume {tmp}/notes.txt is not a checkpoint written by Trainer.save "
+                                "(torch.load cannot read it)"),
+    "resume from other weights": (lambda tmp, ckpt: ["--resume", str(not_a_checkpoint(tmp))],
+                                  "--resume {tmp}/weights.pt is not a checkpoint written by Trainer.save: "
+                                  "it has no model, optimizer, scheduler"),
+    "resume with another model": (lambda tmp, ckpt: ["--embed-dim", "48", "--depth", "1", "--num-heads", "2",
+                                                     "--resume", str(ckpt)],
+                                  "is for a model of another configuration (embed_dim 32 there, 48 here)"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_COMMAND_LINES)
+def test_command_line_rejects_bad_input_in_one_error_line(case, tmp_path, saved_checkpoint, capsys):
+    make_args, expected = BAD_COMMAND_LINES[case]
+    argv = ["--out", str(tmp_path / "run"), "--no-progress", *make_args(tmp_path, saved_checkpoint)]
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    out, err = capsys.readouterr()
+    assert stop.value.code == 2
+    assert out == "", "nothing may be trained or printed before the error"
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert expected.format(tmp=tmp_path) in lines[0]
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_command_line_error_is_one_line_without_traceback(tmp_path):
+    """The real command, in its own process: a foreign --resume file ends in one line and exit code 2."""
+    result = subprocess.run([sys.executable, "-m", "vit_lib.train", "--out", str(tmp_path), "--resume", "/etc/hostname"
+                             if Path("/etc/hostname").is_file() else str(text_file(tmp_path))],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stdout == "" and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("error: --resume ") and "Traceback" not in result.stderr
+
+
+def test_trainer_load_checks_the_model_configuration(saved_checkpoint, small_digits):
+    fields = {**RECIPES["digits"][0], "embed_dim": 32, "depth": 2, "num_heads": 2, "fused_attn": True}
+    other = Trainer(VisionTransformer(ViTConfig(**fields)), small_digits, TrainConfig(epochs=1), progress=False)
+    with pytest.raises(ValueError, match=r"another configuration \(depth 1 there, 2 here\);"):
+        other.load(saved_checkpoint)

@@ -31,8 +31,11 @@ _LAZY = {
     "epoch_seed": "train",
     "predict": "train",
     "shift_images": "train",
+    "CHECKPOINT_KEYS": "train",
     "Trainer": "train",
+    "CommandLineError": "train",
     "build_parser": "train",
+    "prepare": "train",
     "main": "train",
 }
 
@@ -115,8 +118,11 @@ __all__ = [
     "epoch_seed",
     "predict",
     "shift_images",
+    "CHECKPOINT_KEYS",
     "Trainer",
+    "CommandLineError",
     "build_parser",
+    "prepare",
     "main",
     "stack_maps",
     "check_grid",

@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -161,6 +162,9 @@ def shift_images(images: torch.Tensor, dy: int, dx: int, fill: float = 0.0) -> t
 
 
 # --- chapters/12_training.md, cell 42 ---
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "epoch", "history", "model_config", "train_config", "normalize")
+
+
 class Trainer:
     """Train `model` on `data` with `config`; `fit()` runs the remaining epochs, `save`/`load` checkpoint.
 
@@ -325,7 +329,6 @@ class Trainer:
             "model_config": asdict(config) if config is not None else None,
             "train_config": asdict(self.config),
             "normalize": [self.normalize.mean, self.normalize.std],
-            "rng_state": torch.get_rng_state(),
         }
 
     def save(self, path: str | Path) -> None:
@@ -337,8 +340,28 @@ class Trainer:
             dist.barrier()
 
     def load(self, path: str | Path) -> None:
-        """Restore a checkpoint written by `save`; `fit()` then continues where it stopped."""
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        """Restore a checkpoint written by `save`; `fit()` then continues where it stopped.
+
+        Raises ValueError, naming the file and what is wrong, when `path` is not such a checkpoint
+        or was written for a model of another configuration.
+        """
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise
+        except Exception:   # torch.load reports a foreign file in many ways (pickle, zip, EOF, ...)
+            raise ValueError(f"{path} is not a checkpoint written by Trainer.save (torch.load cannot read it)") from None
+        missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
+        if missing:
+            raise ValueError(f"{path} is not a checkpoint written by Trainer.save: it has no {', '.join(missing)}")
+        config = getattr(self.model, "config", None)
+        if config is not None and state["model_config"] is not None:
+            ours = {key: value for key, value in asdict(config).items() if key != "fused_attn"}  # same math
+            differ = [f"{key} {state['model_config'].get(key)!r} there, {value!r} here"
+                      for key, value in ours.items() if state["model_config"].get(key) != value]
+            if differ:
+                raise ValueError(f"{path} is for a model of another configuration ({', '.join(differ)}); "
+                                 "build the model with the options of the run that saved it")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -346,7 +369,6 @@ class Trainer:
         self.history = History([dict(row) for row in state["history"]])
         self.normalize = Normalize(*state["normalize"])
         self.augment.transforms[-1] = self.normalize
-        torch.set_rng_state(state["rng_state"])
 
 
 # --- chapters/12_training.md, cell 44 ---
@@ -366,37 +388,59 @@ RECIPES: dict[str, tuple[dict, dict]] = {
 
 
 # --- chapters/12_training.md, cell 62 ---
+class CommandLineError(Exception):
+    """A bad option or input file: `main` prints it as one `error: ...` line and exits with status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):   # argparse's own complaints (unknown option, bad number) too
+        raise CommandLineError(f"{message} (see --help)")
+
+
+def _number(kind: type, low: float, high: float | None = None, low_open: bool = False):
+    """An argparse `type` that converts to `kind` and checks low <= value (< low if low_open) <= high."""
+    def convert(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}")
+        below = value <= low if low_open else value < low
+        if below or (high is not None and value >= high):
+            bounds = f"{'>' if low_open else '>='} {low:g}" + (f" and < {high:g}" if high is not None else "")
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
+        return value
+    return convert
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The options of `python -m vit_lib.train`; unset ones come from `RECIPES[--data]`."""
-    parser = argparse.ArgumentParser(
-        prog="python -m vit_lib.train",
+    count, positive = _number(int, 1), _number(float, 0, low_open=True)
+    parser = _Parser(
+        prog="python -m vit_lib.train", allow_abbrev=False,   # --epoch is a typo, not --epochs
         description="Train a ViT on digits or Fashion-MNIST. Runs unchanged under torchrun (DDP, gloo).",
     )
     parser.add_argument("--data", choices=sorted(RECIPES), default="digits")
     parser.add_argument("--data-dir", type=Path, default=None, help="folder of the Fashion-MNIST IDX files")
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0, help="seeds the weights, data order and augmentation")
+    parser.add_argument("--epochs", type=count, default=None)
+    parser.add_argument("--seed", type=_number(int, 0), default=0, help="seeds the weights, data order and augmentation")
     parser.add_argument("--out", type=Path, required=True, help="folder for checkpoint.pt and metrics.json")
     parser.add_argument("--resume", type=Path, default=None, help="continue from this checkpoint")
-    parser.add_argument("--batch-size", type=int, default=None, help="the global batch, over all processes")
-    parser.add_argument("--lr", type=float, default=None, help="peak learning rate")
-    parser.add_argument("--max-shift", type=int, default=None, help="random-shift augmentation; 0 disables it")
-    parser.add_argument("--embed-dim", type=int, default=None)
-    parser.add_argument("--depth", type=int, default=None)
-    parser.add_argument("--num-heads", type=int, default=None)
-    parser.add_argument("--patch-drop-rate", type=float, default=None, help="share of patch tokens dropped in training")
-    parser.add_argument("--train-subset", type=int, default=None, help="train on the first N training images")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads per process")
+    parser.add_argument("--batch-size", type=count, default=None, help="the global batch, over all processes")
+    parser.add_argument("--lr", type=positive, default=None, help="peak learning rate")
+    parser.add_argument("--max-shift", type=_number(int, 0), default=None, help="random-shift augmentation; 0: none")
+    parser.add_argument("--embed-dim", type=count, default=None)
+    parser.add_argument("--depth", type=count, default=None)
+    parser.add_argument("--num-heads", type=count, default=None)
+    parser.add_argument("--patch-drop-rate", type=_number(float, 0, 1), default=None,
+                        help="share of patch tokens dropped in training, in [0, 1)")
+    parser.add_argument("--train-subset", type=count, default=None, help="train on the first N training images")
+    parser.add_argument("--threads", type=count, default=None, help="torch threads per process")
     parser.add_argument("--no-progress", action="store_true", help="one line per epoch instead of a bar")
     return parser
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """The command line: train, save `--out`/checkpoint.pt and metrics.json, print the test accuracy."""
-    args = build_parser().parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    rank, world_size = distributed_context()
+def prepare(args: argparse.Namespace) -> tuple[DataSplits, Trainer]:
+    """The data and a ready trainer for parsed `args`; bad values and files raise CommandLineError."""
     vit_fields, train_fields = (dict(fields) for fields in RECIPES[args.data])
     for name in ("embed_dim", "depth", "num_heads", "patch_drop_rate"):
         if getattr(args, name) is not None:
@@ -404,15 +448,46 @@ def main(argv: list[str] | None = None) -> dict:
     for name in ("epochs", "batch_size", "lr", "max_shift"):
         if getattr(args, name) is not None:
             train_fields[name] = getattr(args, name)
-    config = TrainConfig(**train_fields, seed=args.seed)
-    data = load_dataset(args.data, args.data_dir)
+    if args.out.exists() and not args.out.is_dir():
+        raise CommandLineError(f"--out {args.out} is a file; it must be a folder (it is created if missing)")
+    if args.data_dir is not None and not args.data_dir.is_dir():
+        raise CommandLineError(f"--data-dir {args.data_dir}: no such folder")
+    if args.resume is not None and not args.resume.is_file():
+        raise CommandLineError(f"--resume {args.resume}: no such file")
+    try:
+        config = TrainConfig(**train_fields, seed=args.seed)
+        model_config = ViTConfig(**vit_fields)
+        data = load_dataset(args.data, args.data_dir)
+    except (ValueError, FileNotFoundError) as err:
+        raise CommandLineError(str(err)) from None
     if args.train_subset:
         data.train = data.train.subset(range(min(args.train_subset, len(data.train))))
     torch.manual_seed(args.seed)
-    model = VisionTransformer(ViTConfig(**vit_fields))
-    trainer = Trainer(model, data, config, progress=not args.no_progress, verbose=args.no_progress)
-    if args.resume is not None:
-        trainer.load(args.resume)
+    model = VisionTransformer(model_config)
+    try:
+        trainer = Trainer(model, data, config, progress=not args.no_progress, verbose=args.no_progress)
+        if args.resume is not None:
+            trainer.load(args.resume)
+    except ValueError as err:
+        raise CommandLineError(f"--resume {err}" if args.resume is not None else str(err)) from None
+    return data, trainer
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """The command line: train, save `--out`/checkpoint.pt and metrics.json, print the test accuracy.
+
+    Bad options and files end the program with one `error: ...` line on stderr and exit status 2.
+    """
+    try:
+        args = build_parser().parse_args(argv)
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        rank, world_size = distributed_context()
+        data, trainer = prepare(args)
+    except CommandLineError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    model, config = trainer.model, trainer.config
     if rank == 0:
         params = sum(p.numel() for p in model.parameters())
         print(f"{args.data} {data.sizes()} | ViT with {params:,} parameters | {world_size} process"
