@@ -1,0 +1,80 @@
+"""`make portability` bites: a training number compared exactly fails it; the same cell tagged passes.
+
+The planted notebook trains a tiny ViT for 30 steps and prints the loss to ten decimals. On this
+machine it replays exactly (plain nbval passes), but under a simulated other CPU the last bits
+differ, and tools/portability.py must say so. Tagged `nbval-ignore-output`, with an assert of a
+band instead, the same cell must pass everywhere.
+"""
+
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SHAPES = """\
+import torch
+from vit_lib import ViTConfig, VisionTransformer
+torch.set_num_threads(1)
+x = torch.rand(64, 1, 8, 8)
+print(tuple(x.shape))"""
+
+TRAINING = """\
+torch.manual_seed(0)
+x, y = torch.rand(64, 1, 8, 8), torch.randint(0, 10, (64,))
+model = VisionTransformer(ViTConfig(img_size=8, patch_size=2, in_chans=1, num_classes=10, embed_dim=32,
+                                    depth=2, num_heads=2, mlp_ratio=2.0))
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+for _ in range(30):
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+print(f"loss after 30 steps: {loss.item():.10f}")
+assert loss.item() < 2.2   # the band: it learned something (log 10 = 2.30 at the start)"""
+
+
+def planted_twins(folder: Path) -> tuple[Path, Path]:
+    """exact.ipynb, executed here, and tagged.ipynb: the same cells and outputs, its training cell tagged."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [nbformat.v4.new_code_cell(SHAPES), nbformat.v4.new_code_cell(TRAINING)]
+    NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    nbformat.write(notebook, folder / "exact.ipynb")
+    notebook.cells[1].metadata["tags"] = ["nbval-ignore-output"]
+    nbformat.write(notebook, folder / "tagged.ipynb")
+    return folder / "exact.ipynb", folder / "tagged.ipynb"
+
+
+def test_portability_fails_on_a_training_number_compared_exactly_and_passes_it_tagged(tmp_path):
+    exact, tagged = planted_twins(tmp_path)
+    native = subprocess.run([sys.executable, "-m", "pytest", "--nbval", str(exact), str(tagged),
+                             "-p", "no:cacheprovider", "-q"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert native.returncode == 0, "the planted twins must replay exactly on this machine\n" + native.stdout
+
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "portability.py"), str(exact), str(tagged),
+                             "--", f"--rootdir={tmp_path}", "-rf"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "portability FAILED under" in result.stdout
+    assert "loss after 30 steps" in result.stdout          # nbval's diff shows the cell's output
+    failed = [Path(line.split()[1]).name for line in result.stdout.splitlines() if line.startswith("FAILED")]
+    assert failed == ["exact.ipynb::Cell", "exact.ipynb::Cell"], failed   # under each setting; tagged.ipynb passed
+    assert result.stdout.count("1 failed, 3 passed") == 2
+
+
+@pytest.mark.parametrize("setting", ["default", "avx2"])
+def test_the_simulated_cpus_take_effect(setting):
+    """The environment variables reach ATen; on x86-64, AVX2 can always be asked for."""
+    if setting == "avx2" and platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("AVX2 kernels exist on x86-64 only")
+    sys.path.insert(0, str(ROOT / "tools"))
+    import portability as tool
+
+    assert tool.capability({**os.environ, "ATEN_CPU_CAPABILITY": setting}) == setting.upper()
