@@ -5,6 +5,10 @@ PYTHON  ?= python3
 VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
+LOCK    := requirements/dev.lock
+UV_VERSION := 0.13.8
+# pytest-xdist workers for the unit tests and nbval (a notebook stays in one kernel: --dist loadfile)
+JOBS    ?= 2
 MATHJAX := book/_static/mathjax/tex-chtml.js
 MATHJAX_VERSION := 3.2.2
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -13,26 +17,41 @@ LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 CHROMIUM := /usr/bin/chromium
 BROWSER_PACKAGES := chromium fonts-wqy-zenhei
 
-.PHONY: help setup book test export execute check lab clean distclean browser site-test datasets
+.PHONY: help setup lock book test portability export execute check lab clean distclean browser site-test datasets
 
 help:
 	@echo "make book      set up, then build the site into _build/html"
 	@echo "make test      set up, then run the whole suite (sync gates, pytest, nbval, site build, site tests)"
 	@echo "               (SKIP_BROWSER=1: without Chromium; the link check still runs)"
+	@echo "make portability  nbval on every twin again, under simulated other CPUs (CI runs it too)"
 	@echo "make site-test test the built site in a headless browser, and its links (after make book)"
 	@echo "make browser   install Debian's Chromium for the site tests (as root, with apt)"
 	@echo "make export    chapters/*.md -> vit_lib/"
 	@echo "make execute   re-run the chapters into their executed twins book/*.ipynb (CHAPTERS=01 for one)"
+	@echo "make check     the sync gates alone (vit_lib and the twins against the chapters)"
 	@echo "make lab       JupyterLab with jupytext: open chapters/*.md as notebooks"
+	@echo "make lock      re-resolve $(LOCK) from pyproject.toml (after changing a dependency)"
+	@echo "make datasets  install Debian's Fashion-MNIST (as root, with apt)"
 	@echo "make clean     remove build outputs; make distclean also removes .venv"
 
 setup: $(STAMP) $(MATHJAX)
 
-$(STAMP): pyproject.toml
+# Exact versions from the lock file, then the package itself without resolving anything again.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# The lock file: every package of the dev environment at one version, for every platform and
+# Python >= 3.10 (uv's universal resolution writes environment markers). Run after changing a
+# dependency in pyproject.toml, or to move to newer releases; commit the result.
+lock:
+	$(PYTHON) -m venv .cache/lock-venv
+	.cache/lock-venv/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	.cache/lock-venv/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.10 \
+		--quiet -o $(LOCK)
 
 # MathJax from the npm registry, served by the site itself (no CDN at reading time).
 $(MATHJAX):
@@ -57,10 +76,15 @@ check: setup
 
 # Sync gates, unit tests, nbval on the twins, the site build, then the built site itself.
 test: check datasets $(if $(SKIP_BROWSER),,browser)
-	$(PY) -m pytest tests --ignore=tests/website
-	$(PY) -m pytest --nbval book/ --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	$(PY) -m pytest tests --ignore=tests/website -n $(JOBS)
+	$(PY) -m pytest --nbval book/ --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider \
+		-n $(JOBS) --dist loadfile
 	$(MAKE) book
 	$(MAKE) site-test
+
+# nbval on every twin again, as on machines with other CPUs (tools/portability.py says how).
+portability: setup
+	$(PY) tools/portability.py -- -n $(JOBS) --dist loadfile
 
 # Every page of _build/html in headless Chromium, served on 127.0.0.1: no console errors, no
 # failed or external requests, images loaded, math typeset, search works; plus an offline
