@@ -17,7 +17,7 @@ LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 CHROMIUM := /usr/bin/chromium
 BROWSER_PACKAGES := chromium fonts-wqy-zenhei
 
-.PHONY: help setup lock book test portability export execute check lab clean distclean browser site-test datasets
+.PHONY: help setup lock model book test portability export execute check lab clean distclean browser site-test datasets
 
 help:
 	@echo "make book      set up, then build the site into _build/html"
@@ -30,6 +30,7 @@ help:
 	@echo "make execute   re-run the chapters into their executed twins book/*.ipynb (CHAPTERS=01 for one)"
 	@echo "make check     the sync gates alone (vit_lib and the twins against the chapters)"
 	@echo "make lab       JupyterLab with jupytext: open chapters/*.md as notebooks"
+	@echo "make model     re-train the digits ViT that vit_lib ships (vit_lib/weights/, about 2 minutes)"
 	@echo "make lock      re-resolve $(LOCK) from pyproject.toml (after changing a dependency)"
 	@echo "make datasets  install Debian's Fashion-MNIST (as root, with apt)"
 	@echo "make clean     remove build outputs; make distclean also removes .venv"
@@ -81,6 +82,10 @@ test: check datasets $(if $(SKIP_BROWSER),,browser)
 		-n $(JOBS) --dist loadfile
 	$(MAKE) book
 	$(MAKE) site-test
+
+# The trained digits model that vit_lib ships; re-run only when the recipe or the model's code changes.
+model: export
+	$(PY) tools/train_digits_model.py
 
 # nbval on every twin again, as on machines with other CPUs (tools/portability.py says how).
 portability: setup

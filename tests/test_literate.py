@@ -116,3 +116,17 @@ def test_nbval_fails_when_a_printed_shape_changes(tmp_path):
     assert result.returncode != 0, result.stdout[-2000:]
     assert f"{changed} failed" in result.stdout
     assert "(4, 16, 1025)" in result.stdout
+
+
+def test_machine_dependent_cell_without_an_assert_fails(repo_copy, capsys):
+    """A cell tagged nbval-ignore-output is compared by nothing but its asserts: it must have one."""
+    chapter = repo_copy / "chapters" / "12_training.md"
+    text = chapter.read_text()
+    tagged = text.index(":tags: [nbval-ignore-output]")
+    cell_end = text.index("```", tagged)
+    body = text[tagged:cell_end]
+    stripped = "\n".join(line for line in body.splitlines() if not line.lstrip().startswith("assert"))
+    chapter.write_text(text[:tagged] + stripped + "\n" + text[cell_end:])
+    code, out = run_tool(repo_copy, "check-twins", capsys)
+    assert code == 1
+    assert "chapters/12_training.md: cells [" in out and "tagged nbval-ignore-output but assert nothing" in out

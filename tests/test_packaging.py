@@ -50,6 +50,8 @@ COMMANDS = {
         model(torch.randn(4, 3, 32, 32))
         shape_trace(model, torch.randn(4, 3, 32, 32))
         model.attention_maps(torch.randn(4, 3, 32, 32))
+        from vit_lib import load_pretrained
+        load_pretrained("digits").logits(torch.rand(2, 1, 8, 8))
     """),
     "python -m vit_lib.train --data digits": (("train",), """
         import runpy, sys, tempfile

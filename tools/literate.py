@@ -44,6 +44,9 @@ FIX_EXPORT = "make export"
 FIX_TWINS = "make execute"
 # Cell metadata that affects what the book shows or what nbval checks; it must match too.
 COMPARED_METADATA = ("tags",)
+# nbval's tag for a cell whose output depends on the machine: run, asserted, not compared (README).
+MACHINE_DEPENDENT = "nbval-ignore-output"
+ASSERT = re.compile(r"^\s*assert\b", re.MULTILINE)
 
 
 class LiterateError(Exception):
@@ -266,6 +269,11 @@ def cmd_check_twins(root: Path) -> int:
             problems.append(f"{rel_t}: missing; chapter {rel_c} has no executed twin\n")
             continue
         source = read_chapter(chapter).cells
+        unasserted = [i for i, c in enumerate(source, 1) if MACHINE_DEPENDENT in c.metadata.get("tags", [])
+                      and not ASSERT.search(c.source)]
+        if unasserted:
+            problems.append(f"{rel_c}: cells {unasserted} are tagged {MACHINE_DEPENDENT} but assert nothing; "
+                            "a machine-dependent cell must assert the band its prose claims (README)\n")
         stored = nbformat.read(twin, as_version=4).cells
         if [cell_signature(c) for c in source] != [cell_signature(c) for c in stored]:
             diff = difflib.unified_diff(

@@ -18,6 +18,7 @@ from .pool import GLOBAL_POOLS, pool_tokens
 from .model import POS_EMBEDS, ViTConfig, PatchDropout, VisionTransformer, shape_trace
 from .timm_compat import TIMM_INSTALL, UnsupportedOptionError, unsupported_timm_options, config_from_timm, load_exact, from_timm, timm_kwargs, to_timm, our_stages, timm_stages, compare_stages
 from .data import DIGITS_CLASSES, DIGITS_MAX_VALUE, FASHION_MNIST_DIR, FASHION_MNIST_FILES, FASHION_MNIST_CLASSES, IDX_DTYPES, Split, DataSplits, stratified_split, load_digits, read_idx, find_fashion_mnist, load_fashion_mnist, load_dataset, Transform, Normalize, Resize, RandomShift, RandomHorizontalFlip, Compose
+from .pretrained import SHIPPED, Pretrained, save_pretrained, load_pretrained
 from .inspect import stack_maps, check_grid, cls_attention, patch_map_to_pixels, attention_rollout, rollout_cls_map, pos_embed_similarity
 from .exercises import CheckResult, check_patchify, check_prepend_cls, check_pos_embed_shape, check_split_heads, check_attention, check_merge_heads, check_layer_norm, check_mlp_dropout, check_pool, check_num_tokens, check_param_count, check_split_qkv, check_lr_schedule, check_rollout
 
@@ -124,6 +125,10 @@ __all__ = [
     "build_parser",
     "prepare",
     "main",
+    "SHIPPED",
+    "Pretrained",
+    "save_pretrained",
+    "load_pretrained",
     "stack_maps",
     "check_grid",
     "cls_attention",
