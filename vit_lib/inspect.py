@@ -86,7 +86,7 @@ def rollout_cls_map(
     return rollout[:, 0, num_prefix_tokens:].reshape(-1, *grid_size)   # (N, gh, gw)
 
 
-# --- chapters/13_inside.md, cell 22 ---
+# --- chapters/13_inside.md, cell 24 ---
 def pos_embed_similarity(
     pos_embed: torch.Tensor, grid_size: tuple[int, int], num_prefix_tokens: int = 1,
 ) -> torch.Tensor:

@@ -1,7 +1,7 @@
 # Generated from chapters/12_training.md by tools/literate.py.
 # Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
 
-# --- chapters/12_training.md, cell 62 ---
+# --- chapters/12_training.md, cell 64 ---
 """Trained models in safetensors files: weights plus what it takes to use them (config, preprocessing).
 
 `vit_lib` ships one, the digits ViT of chapter 12 (`load_pretrained("digits")`), trained by

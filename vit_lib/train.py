@@ -387,7 +387,7 @@ RECIPES: dict[str, tuple[dict, dict]] = {
 }
 
 
-# --- chapters/12_training.md, cell 70 ---
+# --- chapters/12_training.md, cell 72 ---
 class CommandLineError(Exception):
     """A bad option or input file: `main` prints it as one `error: ...` line and exits with status 2."""
 
