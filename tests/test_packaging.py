@@ -7,6 +7,7 @@ fails naming any that the extra (with everything it pulls in, read from the inst
 metadata) does not account for.
 """
 
+import functools
 import importlib.metadata as metadata
 import json
 import subprocess
@@ -104,7 +105,8 @@ def declared(extras: tuple[str, ...], without: tuple[str, ...] = ()) -> set[str]
     return requirement_closure(direct, optional)
 
 
-def imported_distributions(code: str) -> set[str]:
+@functools.cache
+def imported_distributions(code: str) -> frozenset[str]:
     """Canonical names of the distributions whose packages vit_lib or `code` itself imported."""
     result = subprocess.run([sys.executable, "-c", REPORT + textwrap.dedent(code)], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
@@ -119,7 +121,7 @@ def imported_distributions(code: str) -> set[str]:
             continue
         assert module in owners, f"module {module!r}, imported by {ours[module]}, belongs to no distribution"
         names.update(canonicalize_name(owner) for owner in owners[module])
-    return names
+    return frozenset(names)
 
 
 def undeclared(imported: set[str], allowed: set[str]) -> list[str]:

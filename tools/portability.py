@@ -44,11 +44,10 @@ def capability(env: dict[str, str]) -> str:
     return result.stdout.strip()
 
 
-def run_setting(name: str, overrides: dict[str, str], notebooks: list[str], pytest_args: list[str],
-                native: str) -> int:
+def run_setting(name: str, overrides: dict[str, str], notebooks: list[str], pytest_args: list[str]) -> int:
     env = {**os.environ, **overrides}
     simulated = capability(env)
-    print(f"== portability: {name}: ATen dispatch {simulated} (native {native})", flush=True)
+    print(f"== portability: {name}: ATen dispatch {simulated}", flush=True)
     if overrides.get("ATEN_CPU_CAPABILITY", "").upper() != simulated:
         print(f"   note: this CPU cannot run ATen's {overrides['ATEN_CPU_CAPABILITY']} kernels; "
               f"ATen fell back to {simulated}", flush=True)
@@ -65,9 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", help="executed notebooks to check (default: book/*.ipynb)")
     args = parser.parse_args(argv)
     notebooks = args.notebooks or sorted(str(p.relative_to(ROOT)) for p in (ROOT / "book").glob("*.ipynb"))
-    native = capability(dict(os.environ))
     failed = [name for name, overrides in SETTINGS.items()
-              if run_setting(name, overrides, notebooks, pytest_args, native) != 0]
+              if run_setting(name, overrides, notebooks, pytest_args) != 0]
     if failed:
         print(f"portability FAILED under: {'; '.join(failed)}.\nA cell whose output depends on the CPU "
               "must assert a band and carry the tag nbval-ignore-output (README, 'What nbval compares').")
