@@ -45,6 +45,8 @@ def parser(name: str, default_seeds: list[int], default_output: str, default_thr
     p.add_argument("--seeds", type=int, nargs="+", default=default_seeds)
     p.add_argument("--epochs", type=int, default=None, help="override the recipe (for a quick try)")
     p.add_argument("--train-subset", type=int, default=None, help="first N training images (for a quick try)")
+    p.add_argument("--eval-subset", type=int, default=None,
+                   help="score only the first N validation and test images (for a quick try)")
     p.add_argument("--threads", type=int, default=default_threads,
                    help=f"torch threads (default {default_threads}; the result depends on the thread count)")
     p.add_argument("--data-dir", type=Path, default=None)
@@ -61,6 +63,9 @@ def run(name: str, argv: list[str], targets: dict, default_seeds: list[int], def
     data = load_dataset(name, args.data_dir)
     if args.train_subset:
         data.train = data.train.subset(range(args.train_subset))
+    if args.eval_subset:
+        data.val = data.val.subset(range(min(args.eval_subset, len(data.val))))
+        data.test = data.test.subset(range(min(args.eval_subset, len(data.test))))
     vit_fields, train_fields = RECIPES[name]
     runs = []
     for seed in args.seeds:
