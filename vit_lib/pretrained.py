@@ -15,7 +15,8 @@ from importlib import resources
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from vit_lib.data import Compose, Normalize, Resize
 from vit_lib.model import ViTConfig, VisionTransformer
@@ -67,14 +68,11 @@ def load_pretrained(name_or_path: str | Path = "digits") -> Pretrained:
         path = Path(name_or_path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such file (shipped models: {', '.join(SHIPPED)})")
-    with resources.as_file(path) as file:
-        from safetensors import safe_open
-
-        with safe_open(str(file), framework="pt") as handle:
-            header = handle.metadata() or {}
+    with resources.as_file(path) as file, safe_open(str(file), framework="pt") as handle:
+        header = handle.metadata() or {}
         if header.get("format") != "vit_lib":
             raise ValueError(f"{path} was not written by save_pretrained (no vit_lib header)")
-        tensors = load_file(str(file))
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
     model = VisionTransformer(ViTConfig(**json.loads(header["vit_config"])))
     model.load_state_dict(tensors)                         # strict: every name and shape must match
     preprocess = json.loads(header["preprocess"])
