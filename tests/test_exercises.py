@@ -1,4 +1,4 @@
-"""The exercise checkers (vit_lib.exercises, chapters/90_checkers.md).
+"""The exercise checkers (vit_lib.course.exercises, chapters/90_checkers.md).
 
 Every checker must accept a right solution and reject each known wrong one with the hint that
 names that mistake. The solutions below are written the way a learner would write them,
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import vit_lib
-from vit_lib import exercises as ex
+from vit_lib.course import exercises as ex
 
 
 # ------------------------------------------------------------------ learner solutions: patches
@@ -733,12 +733,15 @@ def test_strict_raises_with_the_message():
     assert ex.check_merge_heads(merge_heads, strict=True).passed
 
 
-def test_every_checker_is_exported_at_the_top_level():
+def test_every_checker_is_in_vit_lib_course_and_none_in_vit_lib():
+    import vit_lib.course
+
     checkers = [name for name in dir(ex) if name.startswith("check_")]
     assert len(checkers) == 14
     for name in checkers + ["CheckResult"]:
-        assert getattr(vit_lib, name) is getattr(ex, name)
-        assert name in vit_lib.__all__
+        assert getattr(vit_lib.course, name) is getattr(ex, name)
+        assert name in vit_lib.course.__all__
+        assert name not in vit_lib.__all__ and not hasattr(vit_lib, name)
 
 
 def test_reference_parameter_count_matches_timm_vit_b16():

@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from vit_lib import fuse_qkv, split_heads
+from vit_lib import split_heads
+from vit_lib.heads import fuse_qkv
 
 
 def test_split_heads_puts_feature_slice_of_token_into_head():

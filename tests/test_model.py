@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from vit_lib import ViTConfig, VisionTransformer, shape_trace
+from vit_lib import Stage, ViTConfig, VisionTransformer, shape_trace
 from vit_lib.model import PatchDropout
+from vit_lib.trace import recording
 
 SEED = dict(img_size=32, patch_size=8, in_chans=3, num_classes=1000, embed_dim=1024, depth=2,
             num_heads=12, head_dim=64, mlp_ratio=2.0)
@@ -48,6 +49,13 @@ def test_shape_trace_gives_every_row_of_shapes_md(seed_model, batch):
     assert set(seen) == set(SHAPES_MD)
     for step, shape in SHAPES_MD.items():
         assert seen[step] == {shape}, (step, seen[step])
+
+
+def test_shape_trace_records_every_stage_of_the_table(seed_model, batch):
+    rows = shape_trace(seed_model, batch, show=False)
+    assert {row.stage for row in rows} == set(Stage)
+    assert [stage.number for stage in Stage] == sorted(SHAPES_MD)
+    assert {row.label for row in rows if row.stage is Stage.NORM} == {"LayerNorm (norm1)", "LayerNorm (norm2)"}
 
 
 def test_shape_trace_order_follows_the_computation(seed_model, batch):
@@ -150,6 +158,39 @@ def test_attention_maps_match_the_forward_pass():
     block = model.blocks[0]
     _, expected = block.attn(block.norm1(tokens), return_attention=True)
     torch.testing.assert_close(weights, expected)
+
+
+def test_attention_maps_are_those_of_eval_mode_and_keep_the_mode():
+    model = small(drop_rate=0.3, attn_drop_rate=0.3, patch_drop_rate=0.5).train()
+    x = torch.randn(2, 3, 16, 16)
+    in_training = model.attention_maps(x)
+    assert model.training and all(m.training for m in model.modules())
+    expected = model.eval().attention_maps(x)
+    assert not model.training
+    for a, b in zip(in_training, expected, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "explicit"])
+def test_compiled_model_has_one_graph_and_equals_eager(fused):
+    """torch.compile(fullgraph=True) raises on any graph break: `record` and `scope` must vanish.
+
+    inductor, the default backend, generates and compiles C++ on the CPU (seconds); its
+    kernels round differently from eager's, hence the tolerance.
+    """
+    torch.manual_seed(0)
+    model = small(global_pool="avg").eval()
+    model.fused_attn = fused
+    x = torch.randn(3, 3, 16, 16)
+    torch._dynamo.reset()
+    compiled = torch.compile(model, fullgraph=True)
+    with torch.no_grad():
+        expected, got = model(x), compiled(x)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-5)
+    with recording() as rows, torch.no_grad():
+        compiled(x)
+    assert rows == []                                  # nothing recorded inside the compiled graph
+    assert len(shape_trace(model, x, show=False)) > 0  # and the eager model still records
 
 
 def test_head_dim_defaults_to_width_over_heads_and_may_differ():

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from vit_lib import NORM_EPS, Block, LayerNorm, ViTConfig, VisionTransformer
+from vit_lib import Block, LayerNorm, ViTConfig, VisionTransformer
+from vit_lib.norm import NORM_EPS
 
 
 def layer_norm_by_hand(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float) -> torch.Tensor:

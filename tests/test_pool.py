@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from vit_lib import GLOBAL_POOLS, VisionTransformer, pool_tokens
+from vit_lib import VisionTransformer, pool_tokens
+from vit_lib.pool import GLOBAL_POOLS
 
 
 def test_token_pool_returns_class_token():

@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vit_lib import explicit_attention, format_rows, recording
+from vit_lib import explicit_attention
+from vit_lib.trace import format_rows, recording
 
 
 def test_tiny_case_by_hand():

@@ -10,9 +10,11 @@ import torch
 from torch import nn
 
 from vit_lib import (
-    UnsupportedOptionError, ViTConfig, VisionTransformer, compare_stages, config_from_timm, from_timm, fuse_qkv,
-    load_exact, timm_kwargs, to_timm,
+    UnsupportedOptionError, ViTConfig, VisionTransformer, compare_stages, config_from_timm, from_timm,
+    timm_kwargs, to_timm,
 )
+from vit_lib.heads import fuse_qkv
+from vit_lib.timm_compat import load_exact
 
 timm_vit = pytest.importorskip("timm.models.vision_transformer")
 timm_layers = pytest.importorskip("timm.layers")

@@ -12,7 +12,12 @@ The export marker is the first line of a code cell::
     #| export: vit_lib.patch_embed
 
 It is an ordinary comment, so a reader of the book sees it, and it names the module the cell
-goes to.  Cells without it are demos and stay in the chapter.
+goes to (a dotted name, ``vit_lib.course.exercises``, puts it in a sub-package).  Cells without
+it are demos and stay in the chapter.
+
+Each module says what it offers in an ``__all__`` list, written in one of its cells.  The
+generated ``__init__.py`` of its package imports exactly those names, so ``import vit_lib``
+gives the curated API and nothing else; a module without ``__all__`` is an export error.
 
 Why a small exporter of our own rather than nbdev: nbdev expects its own project layout
 (``settings.ini``, ``nbs/``, its docs toolchain built on Quarto), reads ``.ipynb`` rather than our
@@ -33,13 +38,15 @@ import ast
 import difflib
 import re
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "vit_lib"
 MARKER = re.compile(r"^#\|\s*export\b(?P<rest>.*)$")
-MARKER_TARGET = re.compile(r"^:\s*vit_lib\.(?P<module>[a-z_][a-z0-9_]*)\s*$")
+IDENTIFIER = r"[a-z_][a-z0-9_]*"
+MARKER_TARGET = re.compile(rf"^:\s*{PACKAGE}\.(?P<module>{IDENTIFIER}(?:\.{IDENTIFIER})*)\s*$")
 FIX_EXPORT = "make export"
 FIX_TWINS = "make execute"
 # Cell metadata that affects what the book shows or what nbval checks; it must match too.
@@ -81,7 +88,7 @@ def export_marker(source: str, where: str) -> str | None:
     target = MARKER_TARGET.match(match["rest"])
     if target is None:
         raise LiterateError(
-            f"{where}: malformed export marker {first!r}; write '#| export: vit_lib.<module>'"
+            f"{where}: malformed export marker {first!r}; write '#| export: {PACKAGE}.<module>'"
         )
     return target["module"]
 
@@ -97,8 +104,8 @@ def collect(root: Path) -> dict[str, Module]:
             name = export_marker(cell.source, f"{chapter}, cell {number}")
             if name is None:
                 continue
-            if name == "__init__":
-                raise LiterateError(f"{chapter}, cell {number}: vit_lib/__init__.py is generated")
+            if name.split(".")[-1] == "__init__":
+                raise LiterateError(f"{chapter}, cell {number}: {module_path(name)} is generated")
             module = modules.setdefault(name, Module(name))
             if chapter not in module.chapters:
                 module.chapters.append(chapter)
@@ -107,22 +114,58 @@ def collect(root: Path) -> dict[str, Module]:
     return modules
 
 
-def public_names(code: str, module: str) -> list[str]:
-    """Top-level classes, functions and constants a user imports from the package."""
-    names = []
-    for node in ast.parse(code, filename=f"{PACKAGE}/{module}.py").body:
-        if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
-            names.append(node.name)
+def module_path(name: str) -> str:
+    """``course.exercises`` -> ``vit_lib/course/exercises.py``."""
+    return f"{PACKAGE}/{name.replace('.', '/')}.py"
+
+
+def package_of(name: str) -> str:
+    """The sub-package a module is in, relative to PACKAGE: "" for vit_lib itself."""
+    return name.rpartition(".")[0]
+
+
+def defined_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
         elif isinstance(node, ast.Assign):
-            names += [t.id for t in node.targets if isinstance(t, ast.Name) and t.id.isupper()]
-    return [n for n in names if not n.startswith("_")]
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+def public_names(code: str, module: str) -> list[str]:
+    """The module's ``__all__``: the names its package re-exports, in the order written."""
+    where = module_path(module)
+    tree = ast.parse(code, filename=where)
+    declared = [node for node in tree.body if isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)]
+    if len(declared) != 1:
+        raise LiterateError(
+            f"{where}: {'no' if not declared else len(declared)} `__all__ = [...]` assignments; "
+            "a module names the names its package offers in exactly one `__all__` list (it may be empty)"
+        )
+    value = declared[0].value
+    if not (isinstance(value, (ast.List, ast.Tuple))
+            and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in value.elts)):
+        raise LiterateError(f"{where}: `__all__` must be a literal list of strings")
+    names = [e.value for e in value.elts]
+    undefined = [n for n in names if n not in defined_names(tree)]
+    if undefined:
+        raise LiterateError(f"{where}: `__all__` names {undefined}, which the module does not define")
+    return names
 
 
 def render_module(module: Module) -> str:
     sources = ", ".join(module.chapters)
     header = (
         f"# Generated from {sources} by tools/literate.py.\n"
-        "# Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.\n"
+        "# Edit the chapter, not this file: `make export` rewrites it, and `make check` (run by\n"
+        "# `make test` and CI) fails on any difference between this file and what the chapter exports.\n"
     )
     cells = [f"# --- {chapter}, cell {number} ---\n{code}\n" for chapter, number, code in module.cells]
     return header + "\n" + "\n\n".join(cells)
@@ -147,30 +190,55 @@ def __getattr__(name: str):
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))'''
 
+PACKAGE_DOCS = {
+    "": f'''"""{PACKAGE}: the Vision Transformer of the course "ViT, Shape by Shape".
 
-def render_init(modules: dict[str, Module], rendered: dict[str, str]) -> str:
+The names below are the library's API: the model and its pieces, its configuration, the shape
+map, timm conversion, data, training, the shipped trained model and attention maps.  Every module
+is generated from a chapter of the course; its header names the chapter.  What belongs to the
+course alone (the exercises' checkers) lives in `{PACKAGE}.course`.
+"""''',
+    "course": '''"""What the course needs and a library user does not: the checkers of the chapters' exercises."""''',
+}
+
+
+def import_line(module: str, names: list[str], width: int = 100) -> str:
+    line = f"from .{module} import {', '.join(names)}"
+    if len(line) <= width:
+        return line
+    wrapped = textwrap.fill(", ".join(names) + ",", width - 4, break_on_hyphens=False)
+    return f"from .{module} import (\n{textwrap.indent(wrapped, '    ')}\n)"
+
+
+def render_init(package: str, modules: dict[str, Module], rendered: dict[str, str]) -> str:
+    """The ``__init__.py`` of one package: its modules' ``__all__`` names, imported."""
+    dotted = f"{PACKAGE}.{package}" if package else PACKAGE
     lines = [
-        "# Generated by tools/literate.py from the export-marked cells of chapters/*.md.",
-        "# Edit the chapters, not this file.",
-        '"""vit_lib: the Vision Transformer of the course "ViT, Shape by Shape".',
-        "",
-        "Every module here is generated from a chapter of the course; its header names the chapter.",
-        '"""',
-        "",
+        "# Generated by tools/literate.py from the `__all__` lists of the export-marked cells of",
+        "# chapters/*.md.  Edit the chapters, not this file: `make check` fails on any difference.",
     ]
+    if package not in PACKAGE_DOCS:
+        raise LiterateError(f"{dotted}: a new sub-package; give it a docstring in PACKAGE_DOCS (tools/literate.py)")
+    lines += [PACKAGE_DOCS[package], ""]
     exported: list[str] = []
     lazy: dict[str, str] = {}
     for name in modules:
+        if package_of(name) != package:
+            continue
         names = public_names(rendered[name], name)
+        short = name.rpartition(".")[2]
+        clash = sorted(set(names) & set(exported))
+        if clash:
+            raise LiterateError(f"{module_path(name)}: `__all__` repeats {clash}, already offered by {dotted}")
+        exported += names
         if not names:
             continue
-        exported += names
         if MAIN_GUARD in rendered[name]:
             # A command-line module (`python -m vit_lib.train`) is imported on first use, not here:
             # importing it with the package would make runpy warn that it is already in sys.modules.
-            lazy.update(dict.fromkeys(names, name))
+            lazy.update(dict.fromkeys(names, short))
         else:
-            lines.append(f"from .{name} import {', '.join(names)}")
+            lines.append(import_line(short, names))
     if lazy:
         entries = "".join(f'    "{n}": "{m}",\n' for n, m in lazy.items())
         lines.append(LAZY_IMPORTS.replace("ENTRIES\n", entries))
@@ -181,15 +249,16 @@ def render_init(modules: dict[str, Module], rendered: dict[str, str]) -> str:
 def expected_files(root: Path) -> dict[str, str]:
     modules = collect(root)
     rendered = {name: render_module(m) for name, m in modules.items()}
-    files = {f"{PACKAGE}/{name}.py": text for name, text in rendered.items()}
-    files[f"{PACKAGE}/__init__.py"] = render_init(modules, rendered)
+    files = {module_path(name): text for name, text in rendered.items()}
+    for package in dict.fromkeys(["", *map(package_of, modules)]):
+        files[module_path(f"{package}.__init__" if package else "__init__")] = render_init(package, modules, rendered)
     return files
 
 
 def existing_files(root: Path) -> dict[str, str]:
     return {
         p.relative_to(root).as_posix(): p.read_text()
-        for p in sorted((root / PACKAGE).glob("*.py"))
+        for p in sorted((root / PACKAGE).rglob("*.py"))
     }
 
 
@@ -199,9 +268,9 @@ def cmd_export(root: Path) -> int:
         if rel not in want:
             (root / rel).unlink()
             print(f"removed {rel} (no chapter exports it)")
-    (root / PACKAGE).mkdir(exist_ok=True)
     for rel, text in want.items():
         path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
             print(f"wrote {rel}")

@@ -1,5 +1,6 @@
 # Generated from chapters/05_merge_heads.md by tools/literate.py.
-# Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
+# Edit the chapter, not this file: `make export` rewrites it, and `make check` (run by
+# `make test` and CI) fails on any difference between this file and what the chapter exports.
 
 # --- chapters/05_merge_heads.md, cell 10 ---
 """Multi-head self-attention: merge heads back and project to D; one class, explicit or fused.
@@ -13,7 +14,10 @@ from torch import nn
 
 from vit_lib.heads import split_heads
 from vit_lib.sdpa import explicit_attention
-from vit_lib.trace import record
+from vit_lib.trace import Stage, record
+
+# what `import vit_lib` offers from this module; the rest is importable from it by name
+__all__ = ["merge_heads", "Attention"]
 
 
 # --- chapters/05_merge_heads.md, cell 11 ---
@@ -82,9 +86,9 @@ class Attention(nn.Module):
         if x.shape[-1] != self.dim:
             raise ValueError(f"Attention expects token width {self.dim}, got {x.shape[-1]} (input shape {tuple(x.shape)})")
         q, k, v = self.qkv(x).chunk(3, dim=-1)          # each (N, T, h*d_h)
-        record(5, "q, k, v (each)", q)
+        record(Stage.QKV, q)
         q, k, v = (split_heads(t, self.num_heads) for t in (q, k, v))  # each (N, h, T, d_h)
-        record(6, "split heads", q)
+        record(Stage.SPLIT_HEADS, q)
         if self.fused_attn and not return_attention:
             weights = None
             out = F.scaled_dot_product_attention(
@@ -92,7 +96,7 @@ class Attention(nn.Module):
             )                                            # (N, h, T, d_h)
         else:
             out, weights = explicit_attention(q, k, v, self.attn_drop)
-        record(9, "weighted values", out)
-        out = record(10, "merge heads", merge_heads(out))   # (N, T, h*d_h)
+        record(Stage.WEIGHTED_VALUES, out)
+        out = record(Stage.MERGE_HEADS, merge_heads(out))   # (N, T, h*d_h)
         out = self.proj_drop(self.proj(out))                # (N, T, D)
         return (out, weights) if return_attention else out

@@ -1,5 +1,6 @@
 # Generated from chapters/08_encoder.md by tools/literate.py.
-# Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
+# Edit the chapter, not this file: `make export` rewrites it, and `make check` (run by
+# `make test` and CI) fails on any difference between this file and what the chapter exports.
 
 # --- chapters/08_encoder.md, cell 6 ---
 """The pre-norm encoder block: x + attn(norm1(x)), then x + mlp(norm2(x)).
@@ -13,7 +14,10 @@ from torch import nn
 from vit_lib.attention import Attention
 from vit_lib.mlp import Mlp
 from vit_lib.norm import NORM_EPS, LayerNorm
-from vit_lib.trace import record
+from vit_lib.trace import Stage, record
+
+# what `import vit_lib` offers from this module; the rest is importable from it by name
+__all__ = ["Block"]
 
 
 # --- chapters/08_encoder.md, cell 7 ---
@@ -56,9 +60,9 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor, return_attention: bool = False):
         """(N, T, D) -> (N, T, D); with `return_attention`, also the (N, h, T, T) weights."""
-        h = record(12, "LayerNorm (norm1)", self.norm1(x))
+        h = record(Stage.NORM, self.norm1(x), "norm1")       # (N, T, D)
         h, weights = self.attn(h, return_attention=True) if return_attention else (self.attn(h), None)
-        x = record(11, "output projection + residual", x + h)         # (N, T, D)
-        h = record(12, "LayerNorm (norm2)", self.norm2(x))
-        x = record(13, "feed-forward + residual", x + self.mlp(h))     # (N, T, D)
+        x = record(Stage.PROJ_RESIDUAL, x + h)               # (N, T, D)
+        h = record(Stage.NORM, self.norm2(x), "norm2")       # (N, T, D)
+        x = record(Stage.FFN_RESIDUAL, x + self.mlp(h))      # (N, T, D)
         return (x, weights) if return_attention else x

@@ -1,5 +1,6 @@
 # Generated from chapters/12_training.md by tools/literate.py.
-# Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
+# Edit the chapter, not this file: `make export` rewrites it, and `make check` (run by
+# `make test` and CI) fails on any difference between this file and what the chapter exports.
 
 # --- chapters/12_training.md, cell 8 ---
 """Datasets for training, all offline: scikit-learn's bundled digits and Fashion-MNIST from IDX files.
@@ -19,6 +20,12 @@ from typing import Protocol, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+# what `import vit_lib` offers from this module; the rest is importable from it by name
+__all__ = [
+    "Split", "DataSplits", "load_digits", "load_fashion_mnist", "load_dataset", "Normalize",
+    "Resize", "RandomShift", "RandomHorizontalFlip", "Compose",
+]
 
 DIGITS_CLASSES = tuple(str(k) for k in range(10))
 DIGITS_MAX_VALUE = 16.0                                         # the 8 x 8 digits count ink in 0..16

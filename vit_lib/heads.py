@@ -1,5 +1,6 @@
 # Generated from chapters/03_qkv_heads.md by tools/literate.py.
-# Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
+# Edit the chapter, not this file: `make export` rewrites it, and `make check` (run by
+# `make test` and CI) fails on any difference between this file and what the chapter exports.
 
 # --- chapters/03_qkv_heads.md, cell 12 ---
 """Queries, keys and values, and splitting them into heads.
@@ -9,6 +10,9 @@ Shapes: N batch, T tokens, D width, h heads, d_h head width; h*d_h is the attent
 
 import torch
 from torch import nn
+
+# what `import vit_lib` offers from this module; the rest is importable from it by name
+__all__ = ["split_heads"]
 
 
 # --- chapters/03_qkv_heads.md, cell 13 ---

@@ -1,5 +1,6 @@
 # Generated from chapters/07_ffn.md by tools/literate.py.
-# Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
+# Edit the chapter, not this file: `make export` rewrites it, and `make check` (run by
+# `make test` and CI) fails on any difference between this file and what the chapter exports.
 
 # --- chapters/07_ffn.md, cell 12 ---
 """The feed-forward network: D -> D_ff -> GELU -> dropout -> D -> dropout, applied to each token.
@@ -9,6 +10,9 @@ Shapes: N batch, T tokens, D width, D_ff hidden width.
 
 import torch
 from torch import nn
+
+# what `import vit_lib` offers from this module; the rest is importable from it by name
+__all__ = ["Mlp"]
 
 
 # --- chapters/07_ffn.md, cell 13 ---

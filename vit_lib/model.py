@@ -1,5 +1,6 @@
 # Generated from chapters/10_model.md by tools/literate.py.
-# Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
+# Edit the chapter, not this file: `make export` rewrites it, and `make check` (run by
+# `make test` and CI) fails on any difference between this file and what the chapter exports.
 
 # --- chapters/10_model.md, cell 6 ---
 """The whole Vision Transformer: configuration, model and a live shape trace.
@@ -17,7 +18,10 @@ from vit_lib.norm import NORM_EPS, LayerNorm
 from vit_lib.patch_embed import PatchEmbed, to_2tuple
 from vit_lib.pool import GLOBAL_POOLS, pool_tokens
 from vit_lib.tokens import add_pos_embed, prepend_class_token, sincos_pos_embed
-from vit_lib.trace import ShapeRow, format_rows, record, recording, scope
+from vit_lib.trace import ShapeRow, Stage, format_rows, record, recording, scope
+
+# what `import vit_lib` offers from this module; the rest is importable from it by name
+__all__ = ["ViTConfig", "VisionTransformer", "PatchDropout", "shape_trace"]
 
 POS_EMBEDS = ("learned", "sincos")
 
@@ -175,8 +179,8 @@ class VisionTransformer(nn.Module):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Images (N, C, H, W) -> tokens with positions (N, T, D)."""
-        x = self.patch_embed(record(1, "input", x))
-        record(2, "patch embedding", x)                         # (N, T-1, D)
+        x = self.patch_embed(record(Stage.INPUT, x))
+        record(Stage.PATCH_EMBED, x)                            # (N, T-1, D)
         if self.cls_token is not None:
             x = prepend_class_token(x, self.cls_token)          # (N, T, D)
         return add_pos_embed(x, self.pos_embed)                 # (N, T, D)
@@ -187,12 +191,13 @@ class VisionTransformer(nn.Module):
         for i, block in enumerate(self.blocks):
             with scope(f"block {i}"):
                 x = block(x)
-        return record(14, "encoder (+ final norm)", self.norm(x))   # (N, T, D)
+        return record(Stage.ENCODER, self.norm(x))              # (N, T, D)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """Encoded tokens (N, T, D) -> logits (N, K), or pooled features (N, D) with `pre_logits`."""
-        x = record(15, "pooling", self.fc_norm(pool_tokens(x, self.config.global_pool, self.num_prefix_tokens)))
-        return x if pre_logits else record(16, "classification head", self.head(x))
+        x = pool_tokens(x, self.config.global_pool, self.num_prefix_tokens)
+        x = record(Stage.POOL, self.fc_norm(x))                  # (N, D)
+        return x if pre_logits else record(Stage.HEAD, self.head(x))   # (N, K)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Images (N, C, H, W) -> logits (N, K)."""
@@ -200,12 +205,21 @@ class VisionTransformer(nn.Module):
 
     @torch.no_grad()
     def attention_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Every block's attention weights for images x: a list of `depth` (N, h, T, T) tensors."""
-        x = self.embed(x)
-        maps = []
-        for block in self.blocks:
-            x, weights = block(x, return_attention=True)
-            maps.append(weights)
+        """Every block's attention weights for images x: a list of `depth` (N, h, T, T) tensors.
+
+        Always computed in eval mode: in training mode dropout would change every map after
+        the first block (and patch dropout the tokens). The model's own mode is restored.
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            x = self.embed(x)
+            maps = []
+            for block in self.blocks:
+                x, weights = block(x, return_attention=True)
+                maps.append(weights)
+        finally:
+            self.train(was_training)
         return maps
 
 

@@ -1,5 +1,6 @@
 # Generated from chapters/06_layernorm.md by tools/literate.py.
-# Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
+# Edit the chapter, not this file: `make export` rewrites it, and `make check` (run by
+# `make test` and CI) fails on any difference between this file and what the chapter exports.
 
 # --- chapters/06_layernorm.md, cell 8 ---
 """LayerNorm with the ViT's epsilon.
@@ -8,6 +9,9 @@ Shapes: N batch, T tokens, D width; each token is normalised over its D features
 """
 
 from torch import nn
+
+# what `import vit_lib` offers from this module; the rest is importable from it by name
+__all__ = ["LayerNorm"]
 
 NORM_EPS = 1e-6  # timm's and the original ViT's epsilon; PyTorch's own default is 1e-5
 

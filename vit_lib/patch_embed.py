@@ -1,5 +1,6 @@
 # Generated from chapters/01_patches.md by tools/literate.py.
-# Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
+# Edit the chapter, not this file: `make export` rewrites it, and `make check` (run by
+# `make test` and CI) fails on any difference between this file and what the chapter exports.
 
 # --- chapters/01_patches.md, cell 20 ---
 """Patch embedding: cut images into P x P patches and project each patch to a D-wide token.
@@ -9,6 +10,9 @@ Shapes: N batch, C channels, H x W image, P patch, T - 1 = (H/P)(W/P) patch toke
 
 import torch
 from torch import nn
+
+# what `import vit_lib` offers from this module; the rest is importable from it by name
+__all__ = ["PatchEmbed"]
 
 
 def to_2tuple(size: int | tuple[int, int]) -> tuple[int, int]:

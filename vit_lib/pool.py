@@ -1,5 +1,6 @@
 # Generated from chapters/09_pool_head.md by tools/literate.py.
-# Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
+# Edit the chapter, not this file: `make export` rewrites it, and `make check` (run by
+# `make test` and CI) fails on any difference between this file and what the chapter exports.
 
 # --- chapters/09_pool_head.md, cell 12 ---
 """Pooling the token sequence into one vector per image, the way timm does.
@@ -8,6 +9,9 @@ Shapes: N batch, T tokens, D width.
 """
 
 import torch
+
+# what `import vit_lib` offers from this module; the rest is importable from it by name
+__all__ = ["pool_tokens"]
 
 GLOBAL_POOLS = ("token", "avg")
 

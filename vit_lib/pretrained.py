@@ -1,5 +1,6 @@
 # Generated from chapters/12_training.md by tools/literate.py.
-# Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
+# Edit the chapter, not this file: `make export` rewrites it, and `make check` (run by
+# `make test` and CI) fails on any difference between this file and what the chapter exports.
 
 # --- chapters/12_training.md, cell 64 ---
 """Trained models in safetensors files: weights plus what it takes to use them (config, preprocessing).
@@ -20,6 +21,9 @@ from safetensors.torch import save_file
 
 from vit_lib.data import Compose, Normalize, Resize
 from vit_lib.model import ViTConfig, VisionTransformer
+
+# what `import vit_lib` offers from this module; the rest is importable from it by name
+__all__ = ["Pretrained", "save_pretrained", "load_pretrained"]
 
 SHIPPED = ("digits",)      # names load_pretrained finds inside the package
 

@@ -1,5 +1,6 @@
 # Generated from chapters/04_attention_scores.md by tools/literate.py.
-# Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
+# Edit the chapter, not this file: `make export` rewrites it, and `make check` (run by
+# `make test` and CI) fails on any difference between this file and what the chapter exports.
 
 # --- chapters/04_attention_scores.md, cell 21 ---
 """Scaled dot-product attention, written out: scores, softmax, weighted sum of values.
@@ -10,7 +11,10 @@ Shapes: N batch, h heads, T tokens, d_h head width.
 import torch
 from torch import nn
 
-from vit_lib.trace import record
+from vit_lib.trace import Stage, record
+
+# what `import vit_lib` offers from this module; the rest is importable from it by name
+__all__ = ["explicit_attention"]
 
 
 # --- chapters/04_attention_scores.md, cell 22 ---
@@ -30,7 +34,7 @@ def explicit_attention(
     """
     head_dim = q.shape[-1]
     scale = head_dim ** -0.5                                          # 1 / sqrt(d_h)
-    scores = record(7, "scores", (q * scale) @ k.transpose(-2, -1))   # (N, h, T, T)
-    weights = record(8, "softmax", scores.softmax(dim=-1))            # (N, h, T, T)
+    scores = record(Stage.SCORES, (q * scale) @ k.transpose(-2, -1))   # (N, h, T, T)
+    weights = record(Stage.SOFTMAX, scores.softmax(dim=-1))            # (N, h, T, T)
     dropped = attn_drop(weights) if attn_drop is not None else weights
     return dropped @ v, weights                                       # (N, h, T, d_h)

@@ -1,5 +1,6 @@
 # Generated from chapters/11_timm.md by tools/literate.py.
-# Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
+# Edit the chapter, not this file: `make export` rewrites it, and `make check` (run by
+# `make test` and CI) fails on any difference between this file and what the chapter exports.
 
 # --- chapters/11_timm.md, cell 10 ---
 """Convert between timm's VisionTransformer and vit_lib's, in both directions, strictly.
@@ -14,6 +15,12 @@ import torch
 from torch import nn
 
 from vit_lib.model import ViTConfig, VisionTransformer
+
+# what `import vit_lib` offers from this module; the rest is importable from it by name
+__all__ = [
+    "UnsupportedOptionError", "unsupported_timm_options", "config_from_timm", "from_timm",
+    "to_timm", "timm_kwargs", "compare_stages",
+]
 
 TIMM_INSTALL = 'pip install "vit-lib[timm]"'
 

@@ -1,5 +1,6 @@
 # Generated from chapters/02_tokens.md by tools/literate.py.
-# Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
+# Edit the chapter, not this file: `make export` rewrites it, and `make check` (run by
+# `make test` and CI) fails on any difference between this file and what the chapter exports.
 
 # --- chapters/02_tokens.md, cell 8 ---
 """Class token and position embeddings: (N, T-1, D) patch tokens -> (N, T, D) tokens with positions.
@@ -9,7 +10,10 @@ Shapes: N batch, T tokens (patches + class token), D width; the patch grid is H/
 
 import torch
 
-from vit_lib.trace import record
+from vit_lib.trace import Stage, record
+
+# what `import vit_lib` offers from this module; the rest is importable from it by name
+__all__ = ["prepend_class_token", "add_pos_embed", "sincos_pos_embed"]
 
 
 # --- chapters/02_tokens.md, cell 10 ---
@@ -25,7 +29,7 @@ def prepend_class_token(tokens: torch.Tensor, cls_token: torch.Tensor) -> torch.
     if cls_token.shape != (1, 1, tokens.shape[-1]):
         raise ValueError(f"cls_token must have shape (1, 1, {tokens.shape[-1]}), got {tuple(cls_token.shape)}")
     cls = cls_token.expand(tokens.shape[0], -1, -1)    # (N, 1, D), a view, no copy
-    return record(3, "class token", torch.cat([cls, tokens], dim=1))  # (N, T, D)
+    return record(Stage.CLASS_TOKEN, torch.cat([cls, tokens], dim=1))  # (N, T, D)
 
 
 # --- chapters/02_tokens.md, cell 21 ---
@@ -43,7 +47,7 @@ def add_pos_embed(tokens: torch.Tensor, pos_embed: torch.Tensor) -> torch.Tensor
             f"pos_embed has {pos_embed.shape[1]} positions of width {pos_embed.shape[2]}, but the sequence "
             f"has {tokens.shape[1]} tokens of width {tokens.shape[2]} (did the class token get a position?)"
         )
-    return record(4, "positional embedding", tokens + pos_embed)  # (N, T, D)
+    return record(Stage.POS_EMBED, tokens + pos_embed)  # (N, T, D)
 
 
 # --- chapters/02_tokens.md, cell 28 ---

@@ -1,5 +1,6 @@
 # Generated from chapters/12_training.md by tools/literate.py.
-# Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
+# Edit the chapter, not this file: `make export` rewrites it, and `make check` (run by
+# `make test` and CI) fails on any difference between this file and what the chapter exports.
 
 # --- chapters/12_training.md, cell 30 ---
 """Training a VisionTransformer: AdamW, warm-up + cosine schedule, label smoothing, checkpoints, DDP.
@@ -31,6 +32,9 @@ from vit_lib.data import (
     Compose, DataSplits, Normalize, RandomHorizontalFlip, RandomShift, Resize, Split, load_dataset,
 )
 from vit_lib.model import ViTConfig, VisionTransformer
+
+# what `import vit_lib` offers from this module; the rest is importable from it by name
+__all__ = ["TrainConfig", "WarmupCosine", "History", "Trainer", "RECIPES", "parameter_groups"]
 
 
 @dataclass

@@ -1,5 +1,6 @@
 # Generated from chapters/13_inside.md by tools/literate.py.
-# Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
+# Edit the chapter, not this file: `make export` rewrites it, and `make check` (run by
+# `make test` and CI) fails on any difference between this file and what the chapter exports.
 
 # --- chapters/13_inside.md, cell 6 ---
 """Looking inside a trained ViT: class-token attention, attention rollout, position-embedding similarity.
@@ -10,6 +11,12 @@ gh x gw the patch grid (T-1 = gh * gw), D width.
 
 import torch
 import torch.nn.functional as F
+
+# what `import vit_lib` offers from this module; the rest is importable from it by name
+__all__ = [
+    "cls_attention", "patch_map_to_pixels", "attention_rollout", "rollout_cls_map",
+    "pos_embed_similarity",
+]
 
 
 def stack_maps(maps: list[torch.Tensor] | tuple[torch.Tensor, ...] | torch.Tensor) -> torch.Tensor:

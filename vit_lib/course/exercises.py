@@ -1,5 +1,6 @@
 # Generated from chapters/90_checkers.md by tools/literate.py.
-# Edit the chapter, not this file: `make export` rewrites it and CI rejects hand edits.
+# Edit the chapter, not this file: `make export` rewrites it, and `make check` (run by
+# `make test` and CI) fails on any difference between this file and what the chapter exports.
 
 # --- chapters/90_checkers.md, cell 4 ---
 """Exercise checkers: run a learner's function on small cases and explain what went wrong.
@@ -23,6 +24,14 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+# what `import vit_lib.course` offers
+__all__ = [
+    "CheckResult", "check_patchify", "check_prepend_cls", "check_pos_embed_shape",
+    "check_split_heads", "check_attention", "check_merge_heads", "check_layer_norm",
+    "check_mlp_dropout", "check_pool", "check_num_tokens", "check_param_count",
+    "check_split_qkv", "check_lr_schedule", "check_rollout",
+]
 
 
 @dataclass(frozen=True, repr=False)

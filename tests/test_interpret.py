@@ -1,9 +1,9 @@
-"""Tests for vit_lib.inspect (chapter 13): class-token attention, rollout, position similarity."""
+"""Tests for vit_lib.interpret (chapter 13): class-token attention, rollout, position similarity."""
 
 import pytest
 import torch
 
-from vit_lib.inspect import (
+from vit_lib.interpret import (
     attention_rollout,
     cls_attention,
     patch_map_to_pixels,
