@@ -30,7 +30,8 @@ from vit_lib.data import (
     stratified_split,
 )
 from vit_lib.model import ViTConfig, VisionTransformer
-from vit_lib.train import RECIPES, History, TrainConfig, Trainer, WarmupCosine, main, shift_images
+from vit_lib.data import shift_images
+from vit_lib.train import RECIPES, History, TrainConfig, Trainer, WarmupCosine, main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -181,6 +182,48 @@ def test_fashion_mnist_smoke_one_training_step():
     before = trainer.evaluate(small.train)["loss"]
     trainer.fit()
     assert trainer.evaluate(small.train)["loss"] < before
+
+
+def loop_shift(image: torch.Tensor, dy: int, dx: int, fill: float = 0.0) -> torch.Tensor:
+    """The documented convention, pixel by pixel: out[i, j] = image[i - dy, j - dx], else `fill`."""
+    channels, height, width = image.shape
+    out = torch.full_like(image, fill)
+    for i in range(height):
+        for j in range(width):
+            if 0 <= i - dy < height and 0 <= j - dx < width:
+                out[:, i, j] = image[:, i - dy, j - dx]
+    return out
+
+
+@pytest.mark.parametrize("dy, dx", [(0, 0), (1, 0), (0, 1), (-2, 1), (3, -3), (5, 0), (-7, 7)])
+def test_shift_images_moves_down_and_right(dy, dx):
+    images = torch.arange(2 * 2 * 5 * 6, dtype=torch.float32).reshape(2, 2, 5, 6) + 1   # no zeros
+    got = shift_images(images, dy, dx, fill=-1.0)
+    for n in range(2):
+        assert torch.equal(got[n], loop_shift(images[n], dy, dx, fill=-1.0)), (dy, dx)
+    if (dy, dx) == (1, 0):      # down by one: the first row is new, the rest is the image's top
+        assert torch.equal(got[..., 1:, :], images[..., :-1, :]) and (got[..., 0, :] == -1).all()
+
+
+def test_shift_images_takes_one_shift_per_image():
+    images = torch.rand(4, 1, 6, 6)
+    dy, dx = torch.tensor([0, 1, -2, 2]), torch.tensor([2, -1, 0, 2])
+    got = shift_images(images, dy, dx)
+    for n in range(4):
+        assert torch.equal(got[n], loop_shift(images[n], int(dy[n]), int(dx[n])))
+    assert shift_images(images[:0], 1, 1).shape == (0, 1, 6, 6)
+
+
+def test_random_shift_draws_shifts_in_range_with_the_same_convention():
+    images = torch.rand(64, 1, 7, 7) + 0.5           # distinct values, none equal to the fill
+    got = RandomShift(2)(images, torch.Generator().manual_seed(0))
+    used = set()
+    for n in range(64):
+        matches = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+                   if torch.equal(got[n], loop_shift(images[n], dy, dx))]
+        assert len(matches) == 1, n
+        used.add(matches[0])
+    assert len(used) >= 15                          # of 25: the draws cover the range
 
 
 def test_random_shift_moves_whole_images_and_is_seeded():
@@ -355,7 +398,7 @@ def test_tta_averages_the_probabilities_of_the_training_views(small_digits, max_
                       progress=False)
     x = small_digits.val.images[:8]                                      # (8, 1, 8, 8)
     offsets = (-max_shift, 0, max_shift) if max_shift else (0,)
-    shifted = [shift_images(x, dy, dx) for dy in offsets for dx in offsets]
+    shifted = [torch.stack([loop_shift(image, dy, dx) for image in x]) for dy in offsets for dx in offsets]
     expected_views = shifted + ([v.flip(-1) for v in shifted] if hflip else [])
     assert len(expected_views) == views
     with torch.no_grad():
@@ -452,3 +495,35 @@ def test_trainer_load_checks_the_model_configuration(saved_checkpoint, small_dig
     other = Trainer(VisionTransformer(ViTConfig(**fields)), small_digits, TrainConfig(epochs=1), progress=False)
     with pytest.raises(ValueError, match=r"another configuration \(depth 1 there, 2 here\);"):
         other.load(saved_checkpoint)
+
+
+def test_training_and_loading_leave_the_global_rng_as_they_found_it(small_digits, tmp_path):
+    """Dropout draws from the global RNG; the library forks it instead of reseeding the caller's."""
+    from vit_lib import load_pretrained
+
+    model, fresh = tiny_vit(drop_rate=0.2, patch_drop_rate=0.25), tiny_vit(seed=1, drop_rate=0.2, patch_drop_rate=0.25)
+    config = TrainConfig(epochs=2, batch_size=32, warmup_epochs=1, max_shift=1, tta=True)
+    before = torch.get_rng_state()         # the models above were built by the caller: its choice
+    trainer = Trainer(model, small_digits, config, progress=False)
+    trainer.fit(checkpoint=tmp_path / "ckpt.pt")
+    trainer.evaluate(small_digits.val)
+    Trainer(fresh, small_digits, config, progress=False).load(tmp_path / "ckpt.pt")
+    load_pretrained("digits").logits(small_digits.val.images[:4])
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_load_rebuilds_the_pipeline_around_the_saved_normalisation(small_digits, tmp_path):
+    config = TrainConfig(epochs=1, batch_size=32, warmup_epochs=1, max_shift=1, hflip=True)
+    first = Trainer(tiny_vit(), small_digits, config, progress=False)
+    first.fit()
+    first.save(tmp_path / "ckpt.pt")
+    shifted = DataSplits("digits", Split(small_digits.train.images * 0.5, small_digits.train.labels),
+                         small_digits.val, small_digits.test, small_digits.classes)
+    other = Trainer(tiny_vit(), shifted, config, progress=False)     # fits another Normalize
+    assert other.normalize.mean != first.normalize.mean
+    other.load(tmp_path / "ckpt.pt")
+    normalizers = [t for t in other.augment.transforms if isinstance(t, Normalize)]
+    assert normalizers == [other.normalize] and other.normalize.mean == first.normalize.mean
+    assert [type(t) for t in other.augment.transforms] == [type(t) for t in first.augment.transforms]
+    x = small_digits.val.images[:8]
+    torch.testing.assert_close(other.predict(x, tta=False), first.predict(x, tta=False), rtol=0, atol=0)

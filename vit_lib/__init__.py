@@ -25,7 +25,7 @@ from .timm_compat import (
 )
 from .data import (
     Split, DataSplits, load_digits, load_fashion_mnist, load_dataset, Normalize, Resize,
-    RandomShift, RandomHorizontalFlip, Compose,
+    shift_images, RandomShift, RandomHorizontalFlip, Compose,
 )
 from .pretrained import Pretrained, save_pretrained, load_pretrained
 from .interpret import (
@@ -40,6 +40,10 @@ _LAZY = {
     "Trainer": "train",
     "RECIPES": "train",
     "parameter_groups": "train",
+    "train_one_epoch": "train",
+    "batched_logits": "train",
+    "tta_logits": "train",
+    "split_metrics": "train",
 }
 
 
@@ -87,6 +91,7 @@ __all__ = [
     "load_dataset",
     "Normalize",
     "Resize",
+    "shift_images",
     "RandomShift",
     "RandomHorizontalFlip",
     "Compose",
@@ -96,6 +101,10 @@ __all__ = [
     "Trainer",
     "RECIPES",
     "parameter_groups",
+    "train_one_epoch",
+    "batched_logits",
+    "tta_logits",
+    "split_metrics",
     "Pretrained",
     "save_pretrained",
     "load_pretrained",

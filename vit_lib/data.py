@@ -24,7 +24,7 @@ import torch.nn.functional as F
 # what `import vit_lib` offers from this module; the rest is importable from it by name
 __all__ = [
     "Split", "DataSplits", "load_digits", "load_fashion_mnist", "load_dataset", "Normalize",
-    "Resize", "RandomShift", "RandomHorizontalFlip", "Compose",
+    "Resize", "shift_images", "RandomShift", "RandomHorizontalFlip", "Compose",
 ]
 
 DIGITS_CLASSES = tuple(str(k) for k in range(10))
@@ -280,6 +280,27 @@ class Resize:
 
 
 # --- chapters/12_training.md, cell 24 ---
+def shift_images(
+    images: torch.Tensor, dy: int | torch.Tensor, dx: int | torch.Tensor, fill: float = 0.0,
+) -> torch.Tensor:
+    """Move images (N, C, H, W) down by `dy` and right by `dx` pixels (negative: up, left).
+
+    `dy`, `dx`: ints, or (N,) integer tensors with one shift per image. Pixels moved in from
+    outside are `fill`.
+    """
+    n, _, height, width = images.shape
+    dy = torch.as_tensor(dy).expand(n)                                    # (N,)
+    dx = torch.as_tensor(dx).expand(n)                                    # (N,)
+    s = int(torch.cat([dy, dx]).abs().max()) if n else 0
+    padded = F.pad(images, (s, s, s, s), value=fill)                      # (N, C, H+2s, W+2s)
+    rows = (s - dy)[:, None] + torch.arange(height)                       # (N, H) rows to keep
+    cols = (s - dx)[:, None] + torch.arange(width)                        # (N, W) columns to keep
+    batch = torch.arange(n)[:, None, None]                                # (N, 1, 1)
+    out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # (N, H, W, C)
+    return out.permute(0, 3, 1, 2).contiguous()                           # (N, C, H, W)
+
+
+# --- chapters/12_training.md, cell 26 ---
 class RandomShift:
     """Move each image by its own random whole-pixel offset (dy, dx), |dy|, |dx| <= max_shift.
 
@@ -295,14 +316,8 @@ class RandomShift:
         s = self.max_shift
         if s == 0:
             return images
-        n, _, height, width = images.shape
-        padded = F.pad(images, (s, s, s, s), value=self.fill)                # (N, C, H+2s, W+2s)
-        corners = torch.randint(0, 2 * s + 1, (n, 2), generator=generator)   # (N, 2) top-left of each crop
-        rows = corners[:, :1] + torch.arange(height)                         # (N, H)
-        cols = corners[:, 1:] + torch.arange(width)                          # (N, W)
-        batch = torch.arange(n)[:, None, None]                               # (N, 1, 1)
-        out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # (N, H, W, C)
-        return out.permute(0, 3, 1, 2).contiguous()                          # (N, C, H, W)
+        draw = torch.randint(0, 2 * s + 1, (images.shape[0], 2), generator=generator)  # (N, 2)
+        return shift_images(images, s - draw[:, 0], s - draw[:, 1], self.fill)  # shifts in -s..s
 
     def __repr__(self) -> str:
         return f"RandomShift(max_shift={self.max_shift})"

@@ -2,7 +2,7 @@
 # Edit the chapter, not this file: `make export` rewrites it, and `make check` (run by
 # `make test` and CI) fails on any difference between this file and what the chapter exports.
 
-# --- chapters/12_training.md, cell 64 ---
+# --- chapters/12_training.md, cell 74 ---
 """Trained models in safetensors files: weights plus what it takes to use them (config, preprocessing).
 
 `vit_lib` ships one, the digits ViT of chapter 12 (`load_pretrained("digits")`), trained by
@@ -77,7 +77,8 @@ def load_pretrained(name_or_path: str | Path = "digits") -> Pretrained:
         if header.get("format") != "vit_lib":
             raise ValueError(f"{path} was not written by save_pretrained (no vit_lib header)")
         tensors = {name: handle.get_tensor(name) for name in handle.keys()}
-    model = VisionTransformer(ViTConfig(**json.loads(header["vit_config"])))
+    with torch.random.fork_rng(devices=[]):   # the random initial weights, overwritten next, leave
+        model = VisionTransformer(ViTConfig(**json.loads(header["vit_config"])))   # the caller's RNG as it was
     model.load_state_dict(tensors)                         # strict: every name and shape must match
     preprocess = json.loads(header["preprocess"])
     steps = ([Resize(preprocess["resize"])] if preprocess["resize"] else []) + [

@@ -2,7 +2,7 @@
 # Edit the chapter, not this file: `make export` rewrites it, and `make check` (run by
 # `make test` and CI) fails on any difference between this file and what the chapter exports.
 
-# --- chapters/12_training.md, cell 30 ---
+# --- chapters/12_training.md, cell 32 ---
 """Training a VisionTransformer: AdamW, warm-up + cosine schedule, label smoothing, checkpoints, DDP.
 
 One `Trainer` runs in a single process or, unchanged, in each process of
@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable, Iterable
 
 import torch
 import torch.distributed as dist
@@ -29,12 +30,16 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import BatchSampler, DistributedSampler
 
 from vit_lib.data import (
-    Compose, DataSplits, Normalize, RandomHorizontalFlip, RandomShift, Resize, Split, load_dataset,
+    Compose, DataSplits, Normalize, RandomHorizontalFlip, RandomShift, Resize, Split, Transform,
+    load_dataset, shift_images,
 )
 from vit_lib.model import ViTConfig, VisionTransformer
 
 # what `import vit_lib` offers from this module; the rest is importable from it by name
-__all__ = ["TrainConfig", "WarmupCosine", "History", "Trainer", "RECIPES", "parameter_groups"]
+__all__ = [
+    "TrainConfig", "WarmupCosine", "History", "Trainer", "RECIPES", "parameter_groups", "train_one_epoch",
+    "batched_logits", "tta_logits", "split_metrics",
+]
 
 
 @dataclass
@@ -69,7 +74,7 @@ class TrainConfig:
             raise ValueError(f"max_shift and resize must be >= 0, got {self.max_shift} and {self.resize}")
 
 
-# --- chapters/12_training.md, cell 32 ---
+# --- chapters/12_training.md, cell 34 ---
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """Decay weight matrices only; biases, LayerNorm gains, class token and positions are not decayed."""
     decay, no_decay = [], []
@@ -81,7 +86,7 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-# --- chapters/12_training.md, cell 34 ---
+# --- chapters/12_training.md, cell 36 ---
 class WarmupCosine:
     """Learning-rate multiplier for `LambdaLR`: linear warm-up to 1, then a cosine down to `min_ratio`.
 
@@ -105,7 +110,7 @@ class WarmupCosine:
         return self.min_ratio + (1.0 - self.min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-# --- chapters/12_training.md, cell 40 ---
+# --- chapters/12_training.md, cell 42 ---
 @dataclass
 class History:
     """Per-epoch metrics, one dict per epoch: epoch, lr, train_loss, train_acc, val_loss, val_acc, seconds."""
@@ -144,8 +149,40 @@ def epoch_seed(seed: int, epoch: int, rank: int) -> int:
     return (seed * 1_000_003 + epoch * 1_009 + rank) % 2**63
 
 
+# --- chapters/12_training.md, cell 44 ---
+def train_one_epoch(
+    net: nn.Module, split: Split, batches: Iterable[list[int]], augment: Transform,
+    optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
+    generator: torch.Generator, label_smoothing: float = 0.0, grad_clip: float = 0.0,
+    on_step: Callable[[], None] | None = None,
+) -> torch.Tensor:
+    """One pass over `batches` of `split`; returns this process's (loss sum, correct, count), float64."""
+    net.train()
+    totals = torch.zeros(3, dtype=torch.float64)             # loss sum, correct, count
+    for indices in batches:
+        index = torch.tensor(indices)
+        x = augment(split.images[index], generator)          # (n, C, H, W)
+        y = split.labels[index]                              # (n,)
+        logits = net(x)                                      # (n, K)
+        loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()                                      # DDP averages the gradients here
+        if grad_clip > 0:
+            nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
+        optimizer.step()
+        scheduler.step()                                     # per step, not per epoch
+        correct = (logits.argmax(1) == y).sum().item()
+        totals += torch.tensor([loss.item() * len(y), correct, len(y)], dtype=torch.float64)
+        if on_step is not None:
+            on_step()
+    return totals
+
+
+# --- chapters/12_training.md, cell 46 ---
 @torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, transform=None, batch_size: int = 512) -> torch.Tensor:
+def batched_logits(
+    model: nn.Module, images: torch.Tensor, transform: Transform | None = None, batch_size: int = 512,
+) -> torch.Tensor:
     """Logits (N, K) for images (N, C, H, W), in eval mode, `batch_size` images at a time."""
     was_training = model.training
     model.eval()
@@ -157,18 +194,69 @@ def predict(model: nn.Module, images: torch.Tensor, transform=None, batch_size: 
     return torch.cat(outputs)                                                 # (N, K)
 
 
-def shift_images(images: torch.Tensor, dy: int, dx: int, fill: float = 0.0) -> torch.Tensor:
-    """Move all images down by dy and right by dx pixels (negative: up / left), filling with `fill`."""
-    s = max(abs(dy), abs(dx))
-    height, width = images.shape[-2:]
-    padded = F.pad(images, (s, s, s, s), value=fill)                   # (N, C, H+2s, W+2s)
-    return padded[..., s - dy:s - dy + height, s - dx:s - dx + width]  # (N, C, H, W)
+@torch.no_grad()
+def tta_logits(
+    model: nn.Module, images: torch.Tensor, transform: Transform | None = None,
+    max_shift: int = 0, hflip: bool = False, batch_size: int = 512,
+) -> torch.Tensor:
+    """Log of the mean probability (N, K) over shifted views (dy, dx in {-s, 0, s}), and mirrored ones."""
+    offsets = (-max_shift, 0, max_shift) if max_shift else (0,)
+    views = [shift_images(images, dy, dx) for dy in offsets for dx in offsets]
+    if hflip:
+        views += [view.flip(-1) for view in views]                          # mirrored, as in training
+    probs = sum(batched_logits(model, v, transform, batch_size).softmax(-1) for v in views)
+    return (probs / len(views)).log()                                       # (N, K)
 
 
-# --- chapters/12_training.md, cell 42 ---
-CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "epoch", "history", "model_config", "train_config", "normalize")
+# --- chapters/12_training.md, cell 48 ---
+@torch.no_grad()
+def split_metrics(
+    predict: Callable[[torch.Tensor], torch.Tensor], split: Split, rank: int = 0, world_size: int = 1,
+) -> dict:
+    """Loss (without label smoothing) and accuracy of `predict` (images -> logits) on `split`."""
+    index = torch.arange(rank, len(split), world_size)                      # this process's share
+    logits = predict(split.images[index])                                   # (n, K)
+    y = split.labels[index]                                                 # (n,)
+    loss = F.cross_entropy(logits, y, reduction="sum").item()
+    correct = (logits.argmax(1) == y).sum().item()
+    totals = torch.tensor([loss, correct, len(y)], dtype=torch.float64)
+    if world_size > 1:
+        dist.all_reduce(totals)
+    return {"loss": (totals[0] / totals[2]).item(), "acc": (totals[1] / totals[2]).item()}
 
 
+# --- chapters/12_training.md, cell 50 ---
+CHECKPOINT_KEYS = (
+    "model", "optimizer", "scheduler", "epoch", "history", "model_config", "train_config", "normalize",
+)
+
+
+def read_checkpoint(path: str | Path, model: nn.Module) -> dict:
+    """The checkpoint at `path`, checked: written by `Trainer.save`, for a model like `model`."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception:   # torch.load reports a foreign file in many ways (pickle, zip, EOF, ...)
+        raise ValueError(
+            f"{path} is not a checkpoint written by Trainer.save (torch.load cannot read it)"
+        ) from None
+    missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise ValueError(f"{path} is not a checkpoint written by Trainer.save: it has no {', '.join(missing)}")
+    config = getattr(model, "config", None)
+    if config is not None and state["model_config"] is not None:
+        saved = state["model_config"]
+        ours = {key: value for key, value in asdict(config).items() if key != "fused_attn"}  # same math
+        differ = [f"{key} {saved.get(key)!r} there, {value!r} here"
+                  for key, value in ours.items() if saved.get(key) != value]
+        if differ:
+            raise ValueError(f"{path} is for a model of another configuration ({', '.join(differ)}); "
+                             "build the model with the options of the run that saved it")
+    return state
+
+
+# --- chapters/12_training.md, cell 52 ---
 class Trainer:
     """Train `model` on `data` with `config`; `fit()` runs the remaining epochs, `save`/`load` checkpoint.
 
@@ -193,10 +281,8 @@ class Trainer:
         self.model, self.data, self.config = model, data, config
         self.progress, self.verbose = progress, verbose
         self.net = DistributedDataParallel(model) if self.world_size > 1 else model
-        self.normalize = Normalize.fit(data.train.images)
         self.resize = Resize(config.resize) if config.resize else Compose([])
-        flip = [RandomHorizontalFlip()] if config.hflip else []
-        self.augment = Compose([self.resize, *flip, RandomShift(config.max_shift), self.normalize])
+        self.set_normalize(Normalize.fit(data.train.images))
         self.optimizer = torch.optim.AdamW(
             parameter_groups(model, config.weight_decay), lr=config.lr, betas=config.betas,
         )
@@ -210,71 +296,47 @@ class Trainer:
         self.history = History()
         self._bar = None
 
+    def set_normalize(self, normalize: Normalize) -> None:
+        """Use `normalize` for training and prediction (the training pipeline is rebuilt around it)."""
+        cfg = self.config
+        self.normalize = normalize
+        flip = [RandomHorizontalFlip()] if cfg.hflip else []
+        self.augment = Compose([self.resize, *flip, RandomShift(cfg.max_shift), normalize])
+
     def train_epoch(self) -> dict:
         """One pass over the training split; returns the epoch's mean training loss and accuracy."""
-        cfg, train = self.config, self.data.train
+        cfg = self.config
         seed = epoch_seed(cfg.seed, self.epoch, self.rank)
-        generator = torch.Generator().manual_seed(seed)       # augmentation
-        torch.manual_seed(seed)                               # dropout, if the model has any
         sampler = DistributedSampler(
-            range(len(train)), num_replicas=self.world_size, rank=self.rank, shuffle=True, seed=cfg.seed,
+            range(len(self.data.train)), num_replicas=self.world_size, rank=self.rank,
+            shuffle=True, seed=cfg.seed,
         )
         sampler.set_epoch(self.epoch)                         # a new order every epoch
         batches = BatchSampler(sampler, cfg.batch_size // self.world_size, drop_last=False)
-        self.net.train()
-        totals = torch.zeros(3, dtype=torch.float64)          # loss sum, correct, count
-        for indices in batches:
-            index = torch.tensor(indices)
-            x = self.augment(train.images[index], generator)  # (n, C, H, W)
-            y = train.labels[index]                           # (n,)
-            logits = self.net(x)                              # (n, K)
-            loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()                                   # DDP averages the gradients here
-            if cfg.grad_clip > 0:
-                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-            self.optimizer.step()
-            self.scheduler.step()                             # per step, not per epoch
-            totals += torch.tensor([loss.item() * len(y), (logits.argmax(1) == y).sum().item(), len(y)],
-                                   dtype=torch.float64)
-            if self._bar is not None:
-                self._bar.update(1)
+        with torch.random.fork_rng(devices=[]):               # the caller's global RNG is restored after
+            torch.manual_seed(seed)                           # dropout, if the model has any
+            totals = train_one_epoch(
+                self.net, self.data.train, batches, self.augment, self.optimizer, self.scheduler,
+                torch.Generator().manual_seed(seed), cfg.label_smoothing, cfg.grad_clip,
+                on_step=self._bar.update if self._bar is not None else None,
+            )
         if self.world_size > 1:
             dist.all_reduce(totals)
         return {"train_loss": (totals[0] / totals[2]).item(), "train_acc": (totals[1] / totals[2]).item()}
 
-    @torch.no_grad()
     def predict(self, images: torch.Tensor, tta: bool | None = None) -> torch.Tensor:
-        """Logits (N, K) for raw images (N, C, H, W) in [0, 1].
-
-        With test-time augmentation (`tta`, default `config.tta`), the log of the mean probability
-        over views like those the model was trained on: 9 shifted by (dy, dx) in {-s, 0, s}^2,
-        s = `config.max_shift` (one if s = 0), each also mirrored if `config.hflip`.
-        """
+        """Logits (N, K) for raw images (N, C, H, W) in [0, 1]; with `tta` (default `config.tta`),
+        the log of the mean probability over shifted (and mirrored) views, as in `tta_logits`."""
         cfg = self.config
         tta = cfg.tta if tta is None else tta
         images = self.resize(images)                                            # (N, C, H', W')
-        if not (tta and (cfg.max_shift or cfg.hflip)):
-            return predict(self.model, images, self.normalize, cfg.eval_batch_size)
-        s = cfg.max_shift
-        offsets = (-s, 0, s) if s else (0,)
-        views = [shift_images(images, dy, dx) for dy in offsets for dx in offsets]
-        if cfg.hflip:
-            views += [view.flip(-1) for view in views]                          # mirrored, as in training
-        probs = sum(predict(self.model, v, self.normalize, cfg.eval_batch_size).softmax(-1) for v in views)
-        return (probs / len(views)).log()                                       # (N, K)
+        if not (tta and (cfg.max_shift or cfg.hflip)):                         # one view: plain logits
+            return batched_logits(self.model, images, self.normalize, cfg.eval_batch_size)
+        return tta_logits(self.model, images, self.normalize, cfg.max_shift, cfg.hflip, cfg.eval_batch_size)
 
-    @torch.no_grad()
     def evaluate(self, split: Split, tta: bool | None = None) -> dict:
         """Loss (without label smoothing) and accuracy on `split`, each process scoring its share."""
-        index = torch.arange(self.rank, len(split), self.world_size)
-        logits = self.predict(split.images[index], tta)                         # (n, K)
-        y = split.labels[index]
-        totals = torch.tensor([F.cross_entropy(logits, y, reduction="sum").item(),
-                               (logits.argmax(1) == y).sum().item(), len(y)], dtype=torch.float64)
-        if self.world_size > 1:
-            dist.all_reduce(totals)
-        return {"loss": (totals[0] / totals[2]).item(), "acc": (totals[1] / totals[2]).item()}
+        return split_metrics(lambda images: self.predict(images, tta), split, self.rank, self.world_size)
 
     def fit(self, epochs: int | None = None, checkpoint: str | Path | None = None) -> History:
         """Train until `epochs` epochs in total are done (default `config.epochs`), validating after each.
@@ -297,18 +359,21 @@ class Trainer:
                 row.update(val_loss=val["loss"], val_acc=val["acc"], seconds=time.perf_counter() - start)
                 self.history.append(row)
                 self.epoch += 1
-                if self._bar is not None:
-                    self._bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{row['val_acc']:.4f}")
-                if self.verbose and self.rank == 0:
-                    print(f"epoch {row['epoch']:>3}/{target}  lr {lr:.2e}  train loss {row['train_loss']:.4f}"
-                          f"  acc {row['train_acc']:.4f}  val loss {row['val_loss']:.4f}  acc {row['val_acc']:.4f}",
-                          flush=True)
+                self._report(row, target)
                 if checkpoint is not None:
                     self.save(checkpoint)
         finally:
             if self._bar is not None:
                 self._bar.close()
         return self.history
+
+    def _report(self, row: dict, target: int) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{row['val_acc']:.4f}")
+        if self.verbose and self.rank == 0:
+            print(f"epoch {row['epoch']:>3}/{target}  lr {row['lr']:.2e}"
+                  f"  train loss {row['train_loss']:.4f}  acc {row['train_acc']:.4f}"
+                  f"  val loss {row['val_loss']:.4f}  acc {row['val_acc']:.4f}", flush=True)
 
     @torch.no_grad()
     def rank_weight_spread(self) -> float:
@@ -344,38 +409,17 @@ class Trainer:
             dist.barrier()
 
     def load(self, path: str | Path) -> None:
-        """Restore a checkpoint written by `save`; `fit()` then continues where it stopped.
-
-        Raises ValueError, naming the file and what is wrong, when `path` is not such a checkpoint
-        or was written for a model of another configuration.
-        """
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise
-        except Exception:   # torch.load reports a foreign file in many ways (pickle, zip, EOF, ...)
-            raise ValueError(f"{path} is not a checkpoint written by Trainer.save (torch.load cannot read it)") from None
-        missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
-        if missing:
-            raise ValueError(f"{path} is not a checkpoint written by Trainer.save: it has no {', '.join(missing)}")
-        config = getattr(self.model, "config", None)
-        if config is not None and state["model_config"] is not None:
-            ours = {key: value for key, value in asdict(config).items() if key != "fused_attn"}  # same math
-            differ = [f"{key} {state['model_config'].get(key)!r} there, {value!r} here"
-                      for key, value in ours.items() if state["model_config"].get(key) != value]
-            if differ:
-                raise ValueError(f"{path} is for a model of another configuration ({', '.join(differ)}); "
-                                 "build the model with the options of the run that saved it")
+        """Restore a checkpoint written by `save` (checked by `read_checkpoint`); `fit()` then goes on."""
+        state = read_checkpoint(path, self.model)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch = state["epoch"]
         self.history = History([dict(row) for row in state["history"]])
-        self.normalize = Normalize(*state["normalize"])
-        self.augment.transforms[-1] = self.normalize
+        self.set_normalize(Normalize(*state["normalize"]))
 
 
-# --- chapters/12_training.md, cell 44 ---
+# --- chapters/12_training.md, cell 54 ---
 RECIPES: dict[str, tuple[dict, dict]] = {
     # dataset: (ViTConfig fields, TrainConfig fields), chosen on the validation split (chapter 12)
     "digits": (
@@ -391,7 +435,7 @@ RECIPES: dict[str, tuple[dict, dict]] = {
 }
 
 
-# --- chapters/12_training.md, cell 72 ---
+# --- chapters/12_training.md, cell 82 ---
 class CommandLineError(Exception):
     """A bad option or input file: `main` prints it as one `error: ...` line and exits with status 2."""
 
