@@ -17,7 +17,7 @@ LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 CHROMIUM := /usr/bin/chromium
 BROWSER_PACKAGES := chromium fonts-wqy-zenhei
 
-.PHONY: help setup lock model book test portability export execute check lab clean distclean browser site-test datasets
+.PHONY: help setup lock model book test portability export execute check format lab clean distclean browser site-test datasets
 
 help:
 	@echo "make book      set up, then build the site into _build/html"
@@ -28,7 +28,9 @@ help:
 	@echo "make browser   install Debian's Chromium for the site tests (as root, with apt)"
 	@echo "make export    chapters/*.md -> vit_lib/"
 	@echo "make execute   re-run the chapters into their executed twins book/*.ipynb (CHAPTERS=01 for one)"
-	@echo "make check     the sync gates alone (vit_lib and the twins against the chapters)"
+	@echo "make check     the sync gates (vit_lib and the twins against the chapters) and ruff"
+	@echo "make format    ruff format on tools/, tests/ and benchmarks/"
+	@echo "make setup     the virtual environment .venv from $(LOCK), and MathJax (make book/test do it)"
 	@echo "make lab       JupyterLab with jupytext: open chapters/*.md as notebooks"
 	@echo "make model     re-train the digits ViT that vit_lib ships (vit_lib/weights/, about 2 minutes)"
 	@echo "make lock      re-resolve $(LOCK) from pyproject.toml (after changing a dependency)"
@@ -71,9 +73,17 @@ book: setup
 	$(VENV)/bin/jupyter-book build . --all -n -W --keep-going
 	@echo "site: _build/html/index.html"
 
+# The sync gates, then lint: ruff check on everything (the chapters' code cells through their
+# twins, which check-twins has just proved equal to the chapters), ruff format on what it owns.
 check: setup
 	$(PY) tools/literate.py check-export
 	$(PY) tools/literate.py check-twins
+	$(VENV)/bin/ruff check --quiet .
+	$(VENV)/bin/ruff format --check --quiet .
+
+# Apply the formatter to tools/, tests/ and benchmarks/ (not to vit_lib or the chapters: see pyproject.toml).
+format: setup
+	$(VENV)/bin/ruff format .
 
 # The unit tests and nbval on every twin, in one pytest session shared by $(JOBS) workers, so that
 # neither waits for the other; the slowest notebook (chapter 12 trains two models) is named first

@@ -54,17 +54,22 @@ from torch.utils.flop_counter import FlopCounterMode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vit_lib import from_timm  # noqa: E402  (after the path set-up, so the checkout's vit_lib is used)
 from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
 
+from vit_lib import from_timm  # noqa: E402  (after the path set-up, so the checkout's vit_lib is used)
+
 CONFIGS = {
-    "seed (h=16)": dict(img_size=32, patch_size=8, embed_dim=1024, depth=2, num_heads=16, mlp_ratio=2.0,
-                        num_classes=1000),
-    "ViT-S/16-224": dict(img_size=224, patch_size=16, embed_dim=384, depth=12, num_heads=6, mlp_ratio=4.0,
-                         num_classes=1000),
+    "seed (h=16)": dict(
+        img_size=32, patch_size=8, embed_dim=1024, depth=2, num_heads=16, mlp_ratio=2.0, num_classes=1000
+    ),
+    "ViT-S/16-224": dict(
+        img_size=224, patch_size=16, embed_dim=384, depth=12, num_heads=6, mlp_ratio=4.0, num_classes=1000
+    ),
 }
 QUICK_CONFIGS = {
-    "tiny": dict(img_size=32, patch_size=8, embed_dim=64, depth=1, num_heads=4, mlp_ratio=2.0, num_classes=10),
+    "tiny": dict(
+        img_size=32, patch_size=8, embed_dim=64, depth=1, num_heads=4, mlp_ratio=2.0, num_classes=10
+    ),
 }
 IMPLS = ("vit_lib fused", "vit_lib explicit", "timm")
 MIN_ROUNDS = 5
@@ -124,9 +129,11 @@ def peak_bytes(fn, *args) -> int:
     """Peak of (allocated - freed) CPU bytes while fn runs, from the profiler's memory events."""
     with quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn(*args)
-    events = [(e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    events = [
+        (e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"
+    ]
     live = peak = 0
-    for _, nbytes in sorted(events, key=lambda event: event[0]):      # stable: same-time events keep their order
+    for _, nbytes in sorted(events, key=lambda event: event[0]):  # stable: same-time events keep their order
         live += nbytes
         peak = max(peak, live)
     return peak
@@ -163,14 +170,20 @@ def build(kwargs: dict) -> dict[str, torch.nn.Module]:
     return {"vit_lib fused": fused, "vit_lib explicit": explicit, "timm": reference}
 
 
-def measure(models: dict[str, torch.nn.Module], batch: int, kwargs: dict, repeats: int, budget_s: float,
-            matmul: Matmul):
+def measure(
+    models: dict[str, torch.nn.Module],
+    batch: int,
+    kwargs: dict,
+    repeats: int,
+    budget_s: float,
+    matmul: Matmul,
+):
     """Interleaved medians: every round runs each implementation once, in a rotating order, and the matmul."""
     torch.manual_seed(1)
     x = torch.randn(batch, 3, kwargs["img_size"], kwargs["img_size"])
     y = torch.randint(0, kwargs["num_classes"], (batch,))
     warm = {}
-    for name, model in models.items():                       # warm-up, and a first time for the budget
+    for name, model in models.items():  # warm-up, and a first time for the budget
         forward(model, x, y)
         clear_grads(model)
         warm[name] = seconds(forward, model, x, y) + seconds(train_step, model, x, y)
@@ -182,7 +195,7 @@ def measure(models: dict[str, torch.nn.Module], batch: int, kwargs: dict, repeat
     matmul_rates = []
     for r in range(rounds):
         matmul_rates.append(matmul.flops_per_s())
-        order = names[r % len(names):] + names[:r % len(names)]
+        order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             fwd[name].append(seconds(forward, models[name], x, y))
             clear_grads(models[name])
@@ -204,8 +217,6 @@ def measure(models: dict[str, torch.nn.Module], batch: int, kwargs: dict, repeat
     return cells, rounds, statistics.median(matmul_rates)
 
 
-
-
 def load() -> str:
     try:
         return " ".join(f"{v:.1f}" for v in os.getloadavg())
@@ -216,10 +227,18 @@ def load() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run: one tiny model, batches 1 and 4")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all CPUs)")
-    parser.add_argument("--repeats", type=int, default=None, help="timed rounds per cell (default 9; quick 5)")
-    parser.add_argument("--budget", type=float, default=None, help="seconds per (config, batch) before fewer "
-                        "rounds are used, at least 5 (default 90; quick 5)")
+    parser.add_argument(
+        "--threads", type=int, default=os.cpu_count(), help="torch threads (default: all CPUs)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timed rounds per cell (default 9; quick 5)"
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="seconds per (config, batch) before fewer rounds are used, at least 5 (default 90; quick 5)",
+    )
     parser.add_argument("--output", type=Path, default=None, help="also write the report to this file")
     args = parser.parse_args(argv)
     configs = QUICK_CONFIGS if args.quick else CONFIGS
@@ -237,9 +256,15 @@ def main(argv: list[str] | None = None) -> int:
         print(text, flush=True)
         lines.append(text)
 
-    out(f"machine: {cpu_name()}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}; "
-        f"torch {torch.__version__.split('+')[0]}, timm {timm.__version__}, Python {platform.python_version()}")
-    out(f"load average at start: {load()} (the CPUs may be shared; ratios are interleaved, absolute times are not)")
+    out(
+        f"machine: {cpu_name()}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}; "
+        f"torch {torch.__version__.split('+')[0]}, timm {timm.__version__}, Python "
+        f"{platform.python_version()}"
+    )
+    out(
+        f"load average at start: {load()} (the CPUs may be shared; ratios are interleaved, absolute "
+        "times are not)"
+    )
     matmul = Matmul(matmul_n)
     start = time.perf_counter()
     rows = []
@@ -249,12 +274,19 @@ def main(argv: list[str] | None = None) -> int:
             cells, rounds, mm_rate = measure(models, batch, kwargs, repeats, budget, matmul)
             rows.append((config_name, batch, rounds, cells, mm_rate))
     rates = [row[-1] / 1e9 for row in rows]
-    out(f"matmul: {matmul_n}x{matmul_n} fp32, timed in every round; per-cell medians {min(rates):.1f} to "
-        f"{max(rates):.1f} GFLOP/s (the % mm column divides by its own cell's median)")
-    out("ratios are vit_lib / timm (lower is better); peak = live CPU bytes during the pass, from the profiler")
+    out(
+        f"matmul: {matmul_n}x{matmul_n} fp32, timed in every round; per-cell medians {min(rates):.1f} to "
+        f"{max(rates):.1f} GFLOP/s (the % mm column divides by its own cell's median)"
+    )
+    out(
+        "ratios are vit_lib / timm (lower is better); peak = live CPU bytes during the pass, from "
+        "the profiler"
+    )
     out()
-    header = (f"{'config':<13} {'N':>3} {'impl':<16} {'fwd ms':>9} {'x timm':>6} {'train ms':>9} {'x timm':>6} "
-              f"{'fwd MiB':>8} {'x timm':>6} {'train MiB':>9} {'x timm':>6} {'GFLOP/s':>8} {'% mm':>5} {'runs':>4}")
+    header = (
+        f"{'config':<13} {'N':>3} {'impl':<16} {'fwd ms':>9} {'x timm':>6} {'train ms':>9} {'x timm':>6} "
+        f"{'fwd MiB':>8} {'x timm':>6} {'train MiB':>9} {'x timm':>6} {'GFLOP/s':>8} {'% mm':>5} {'runs':>4}"
+    )
     out(header)
     out("-" * len(header))
     ratios = {impl: [] for impl in IMPLS[:2]}
@@ -263,16 +295,23 @@ def main(argv: list[str] | None = None) -> int:
         base = cells["timm"]
         for impl in IMPLS:
             c = cells[impl]
-            r = (c.fwd_s / base.fwd_s, c.train_s / base.train_s, c.fwd_peak / base.fwd_peak,
-                 c.train_peak / base.train_peak)
+            r = (
+                c.fwd_s / base.fwd_s,
+                c.train_s / base.train_s,
+                c.fwd_peak / base.fwd_peak,
+                c.train_peak / base.train_peak,
+            )
             if impl in ratios:
                 ratios[impl].append(r)
             rate = c.flops / c.fwd_s
             if batch == max(batches):
                 at_64[(config_name, impl)] = rate / peak
-            out(f"{config_name:<13} {batch:>3} {impl:<16} {c.fwd_s * 1e3:>9.2f} {r[0]:>6.2f} {c.train_s * 1e3:>9.2f} "
+            out(
+                f"{config_name:<13} {batch:>3} {impl:<16} {c.fwd_s * 1e3:>9.2f} {r[0]:>6.2f} "
+                f"{c.train_s * 1e3:>9.2f} "
                 f"{r[1]:>6.2f} {c.fwd_peak / MiB:>8.1f} {r[2]:>6.2f} {c.train_peak / MiB:>9.1f} {r[3]:>6.2f} "
-                f"{rate / 1e9:>8.1f} {100 * rate / peak:>5.0f} {rounds:>4}")
+                f"{rate / 1e9:>8.1f} {100 * rate / peak:>5.0f} {rounds:>4}"
+            )
         out()
     out(f"load average at end: {load()}; wall time {time.perf_counter() - start:.0f} s")
 
@@ -287,10 +326,13 @@ def main(argv: list[str] | None = None) -> int:
         "explicit<=1.10x": expl_time <= 1.10 and expl_mem <= 1.10,
         f"fwd>=70%mm@N={max(batches)}": fused_64 >= 0.70,
     }
-    out(f"summary: worst vit_lib/timm ratio fused time {fused_time:.2f}x memory {fused_mem:.2f}x, explicit time "
+    out(
+        f"summary: worst vit_lib/timm ratio fused time {fused_time:.2f}x memory {fused_mem:.2f}x, "
+        "explicit time "
         f"{expl_time:.2f}x memory {expl_mem:.2f}x; fused forward at N={max(batches)} reaches "
         f"{100 * fused_64:.0f}% of matmul FLOP/s (lowest config); targets "
-        + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items()))
+        + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items())
+    )
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text("\n".join(lines) + "\n")

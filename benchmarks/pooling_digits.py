@@ -1,6 +1,6 @@
 """Class token or mean pooling? The digits ViT with each, three matched seeds (chapter 13).
 
-    python benchmarks/pooling_digits.py          # about 3 minutes; writes benchmarks/results/pooling_digits.json
+    python benchmarks/pooling_digits.py     # about 3 minutes; writes benchmarks/results/pooling_digits.json
 
 Both poolings train the chapter-12 model on a quicker schedule (20 epochs in batches of 32, peak
 learning rate 1e-3, shifts of one pixel) with seeds 0, 1, 2; the same seed gives both the same
@@ -16,11 +16,10 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
-
 from machine import cpu_name
 
 from vit_lib.data import load_digits
-from vit_lib.model import ViTConfig, VisionTransformer
+from vit_lib.model import VisionTransformer, ViTConfig
 from vit_lib.train import RECIPES, TrainConfig, Trainer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pooling_digits.json"
@@ -43,15 +42,28 @@ def main() -> None:
             trainer = Trainer(model, digits, replace(schedule, seed=seed), progress=False)
             start = time.perf_counter()
             trainer.fit()
-            run = {"global_pool": pool, "seed": seed, "val_acc": trainer.evaluate(digits.val)["acc"],
-                   "test_acc": trainer.evaluate(digits.test)["acc"], "seconds": round(time.perf_counter() - start, 1)}
+            run = {
+                "global_pool": pool,
+                "seed": seed,
+                "val_acc": trainer.evaluate(digits.val)["acc"],
+                "test_acc": trainer.evaluate(digits.test)["acc"],
+                "seconds": round(time.perf_counter() - start, 1),
+            }
             runs.append(run)
-            print(f"{pool:>5} seed {seed}: val {run['val_acc']:.4f} test {run['test_acc']:.4f} ({run['seconds']} s)",
-                  flush=True)
-    result = {"command": "python benchmarks/pooling_digits.py", "machine": cpu_name(),
-              "torch": torch.__version__, "threads": 1, "vit": vit_fields,
-              "train": {key: value for key, value in asdict(schedule).items() if key != "seed"},
-              "runs": runs}
+            print(
+                f"{pool:>5} seed {seed}: val {run['val_acc']:.4f} test {run['test_acc']:.4f} "
+                f"({run['seconds']} s)",
+                flush=True,
+            )
+    result = {
+        "command": "python benchmarks/pooling_digits.py",
+        "machine": cpu_name(),
+        "torch": torch.__version__,
+        "threads": 1,
+        "vit": vit_fields,
+        "train": {key: value for key, value in asdict(schedule).items() if key != "seed"},
+        "runs": runs,
+    }
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {RESULTS}")
 

@@ -24,19 +24,29 @@ def show_benchmark(name: str, results: Path = RESULTS) -> dict:
     print(f"{result['command']}\nmachine: {result['machine']}, {result['load_average_end']} at the end")
     print(f"{'seed':>4} {'test acc':>9} {'wall s':>7} {'CPU s':>7}   (CPU s over {threads} thread(s))")
     for run in result["runs"]:
-        print(f"{run['seed']:>4} {run['test_acc']:>9.4f} {run['wall_seconds']:>7.1f} {run['cpu_seconds']:>7.1f}")
-    waited = [run["seed"] for run in result["runs"]
-              if run["wall_seconds"] > SHARED_MACHINE_RATIO * run["cpu_seconds"] / threads]
+        print(
+            f"{run['seed']:>4} {run['test_acc']:>9.4f} {run['wall_seconds']:>7.1f} {run['cpu_seconds']:>7.1f}"
+        )
+    waited = [
+        run["seed"]
+        for run in result["runs"]
+        if run["wall_seconds"] > SHARED_MACHINE_RATIO * run["cpu_seconds"] / threads
+    ]
     if waited:
-        print(f"note: seed(s) {waited} took over {SHARED_MACHINE_RATIO}x their CPU time per thread on the wall "
-              "clock: other jobs shared the machine; CPU s / threads is what an idle machine would take")
+        print(
+            f"note: seed(s) {waited} took over {SHARED_MACHINE_RATIO}x their CPU time per thread on the wall "
+            "clock: other jobs shared the machine; CPU s / threads is what an idle machine would take"
+        )
     runs = len(result["runs"])
     spread = f" ± {result['std_test_acc']:.4f} (std over {runs} seeds)" if runs > 1 else " (one seed)"
     print(f"mean test accuracy {result['mean_test_acc']:.4f}{spread}")
     target = result["targets"]
-    print(f"target: >= {target['mean_test_acc']:.2f} in <= {target['seconds_per_run']} s per run; accuracy "
-          f"{'met' if result['met_accuracy'] else 'NOT met'}; time met in wall seconds: {result['met_time_wall']}, "
-          f"in CPU seconds per thread: {result['met_time_cpu']}")
+    print(
+        f"target: >= {target['mean_test_acc']:.2f} in <= {target['seconds_per_run']} s per run; accuracy "
+        f"{'met' if result['met_accuracy'] else 'NOT met'}; time met in wall seconds: "
+        f"{result['met_time_wall']}, "
+        f"in CPU seconds per thread: {result['met_time_cpu']}"
+    )
     return result
 
 
@@ -82,12 +92,20 @@ def show_trials(notes: list[str], trials: dict[str, dict]) -> None:
     """The trials as a table, under the log's notes on how they ran."""
     print("\n".join(notes) + "\n")
     width = max(len(trial_changes(trial["spec"])) for trial in trials.values())
-    print(f"{'trial':<5} {'changes from the starting point':<{width}} {'epochs':>6} {'val':>7} {'val TTA':>8} {'s':>5}")
+    print(
+        f"{'trial':<5} {'changes from the starting point':<{width}} {'epochs':>6} {'val':>7} "
+        f"{'val TTA':>8} {'s':>5}"
+    )
     for name, trial in trials.items():
         result, changes = trial["result"], trial_changes(trial["spec"])
         epochs = f"{len(trial['val'])}/{trial['spec']['train']['epochs']}"
         if result is None:
-            print(f"{trial_label(name):<5} {changes:<{width}} {epochs:>6} {trial['val'][-1]:>7.4f}   (stopped)")
+            print(
+                f"{trial_label(name):<5} {changes:<{width}} {epochs:>6} {trial['val'][-1]:>7.4f}   (stopped)"
+            )
             continue
         tta = f"{result['val_tta']:.4f}" if "val_tta" in result else "—"
-        print(f"{trial_label(name):<5} {changes:<{width}} {epochs:>6} {result['val']:>7.4f} {tta:>8} {result['wall']:>5}")
+        print(
+            f"{trial_label(name):<5} {changes:<{width}} {epochs:>6} {result['val']:>7.4f} {tta:>8} "
+            f"{result['wall']:>5}"
+        )

@@ -11,5 +11,10 @@ import sys
 from training_bench import run
 
 if __name__ == "__main__":
-    run("digits", sys.argv[1:], targets={"mean_test_acc": 0.99, "seconds_per_run": 60},
-        default_seeds=[0, 1, 2], default_output="digits.json")
+    run(
+        "digits",
+        sys.argv[1:],
+        targets={"mean_test_acc": 0.99, "seconds_per_run": 60},
+        default_seeds=[0, 1, 2],
+        default_output="digits.json",
+    )

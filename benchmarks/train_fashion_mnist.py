@@ -13,5 +13,11 @@ import sys
 from training_bench import run
 
 if __name__ == "__main__":
-    run("fashion-mnist", sys.argv[1:], targets={"mean_test_acc": 0.91, "seconds_per_run": 900},
-        default_seeds=[0], default_output="fashion_mnist.json", default_threads=2)
+    run(
+        "fashion-mnist",
+        sys.argv[1:],
+        targets={"mean_test_acc": 0.91, "seconds_per_run": 900},
+        default_seeds=[0],
+        default_output="fashion_mnist.json",
+        default_threads=2,
+    )

@@ -23,7 +23,7 @@ def fashion_mnist_installed() -> bool:
 requires_fashion_mnist = pytest.mark.skipif(
     not fashion_mnist_installed(),
     reason=f"Fashion-MNIST is not installed in {FASHION_MNIST_DIR}: "
-           "run `apt-get install dataset-fashion-mnist` to include this smoke test",
+    "run `apt-get install dataset-fashion-mnist` to include this smoke test",
 )
 
 

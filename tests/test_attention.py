@@ -27,22 +27,22 @@ def test_merge_heads_inverts_split_heads(shape, heads):
 
 
 def test_merge_heads_is_concatenation_of_heads_per_token():
-    x = torch.randn(2, 3, 5, 4)                    # (N, h, T, d_h)
+    x = torch.randn(2, 3, 5, 4)  # (N, h, T, d_h)
     merged = merge_heads(x)
-    assert merged.shape == (2, 5, 12)              # (N, T, h*d_h)
+    assert merged.shape == (2, 5, 12)  # (N, T, h*d_h)
     assert torch.equal(merged, concatenate_heads(x))
 
 
 def test_scrambled_view_fails_the_concatenation_check():
     """The check above bites: a bare view from (N, h, T, d_h) has the right shape and wrong values."""
     x = torch.randn(2, 3, 5, 4)
-    scrambled = x.view(2, 5, 12)                   # no transpose back: tokens mixed across heads
+    scrambled = x.view(2, 5, 12)  # no transpose back: tokens mixed across heads
     assert scrambled.shape == merge_heads(x).shape
     assert not torch.equal(scrambled, concatenate_heads(x))
 
 
 def test_merge_heads_accepts_non_contiguous_input():
-    per_head = torch.randn(2, 5, 3, 4).transpose(1, 2)   # (N, h, T, d_h), not contiguous
+    per_head = torch.randn(2, 5, 3, 4).transpose(1, 2)  # (N, h, T, d_h), not contiguous
     assert not per_head.is_contiguous()
     assert torch.equal(merge_heads(per_head), concatenate_heads(per_head))
 
@@ -53,7 +53,14 @@ def test_merge_heads_wrong_rank():
 
 
 # (dim, num_heads, head_dim, tokens): inner width h*d_h equal to D and different from it.
-SHAPES = [(1024, 12, 64, 17), (768, 12, None, 17), (48, 4, None, 9), (10, 3, 7, 5), (16, 2, 8, 1), (64, 4, 32, 50)]
+SHAPES = [
+    (1024, 12, 64, 17),
+    (768, 12, None, 17),
+    (48, 4, None, 9),
+    (10, 3, 7, 5),
+    (16, 2, 8, 1),
+    (64, 4, 32, 50),
+]
 
 
 @pytest.mark.parametrize("dim,num_heads,head_dim,tokens", SHAPES)
@@ -78,7 +85,7 @@ def test_return_attention_gives_row_stochastic_weights(dim, num_heads, head_dim,
     assert weights.shape == (3, num_heads, tokens, tokens)
     assert (weights >= 0).all()
     torch.testing.assert_close(weights.sum(-1), torch.ones(3, num_heads, tokens), rtol=0, atol=1e-6)
-    torch.testing.assert_close(out, attn(x), rtol=0, atol=1e-6)   # same output as the fused call
+    torch.testing.assert_close(out, attn(x), rtol=0, atol=1e-6)  # same output as the fused call
 
 
 def test_seed_configuration_shapes():
@@ -94,7 +101,11 @@ def test_matches_timm_attention(dim, num_heads, head_dim):
     torch.manual_seed(0)
     reference = vit.Attention(dim, num_heads=num_heads, attn_head_dim=head_dim, qkv_bias=True).eval()
     ours = Attention(dim, num_heads, head_dim=head_dim).eval()
-    assert list(ours.state_dict()) == list(reference.state_dict()) == ["qkv.weight", "qkv.bias", "proj.weight", "proj.bias"]
+    assert (
+        list(ours.state_dict())
+        == list(reference.state_dict())
+        == ["qkv.weight", "qkv.bias", "proj.weight", "proj.bias"]
+    )
     ours.load_state_dict(reference.state_dict())
     x = torch.randn(4, 17, dim)
     torch.testing.assert_close(ours(x), reference(x), rtol=0, atol=1e-6)
@@ -140,17 +151,23 @@ def attn():
 
 
 def test_wrong_token_width(attn):
-    with pytest.raises(ValueError, match=r"Attention expects token width 1024, got 768 \(input shape \(4, 17, 768\)\)"):
+    with pytest.raises(
+        ValueError, match=r"Attention expects token width 1024, got 768 \(input shape \(4, 17, 768\)\)"
+    ):
         attn(torch.randn(4, 17, 768))
 
 
 def test_wrong_rank(attn):
-    with pytest.raises(ValueError, match=r"Attention expects 3-D tokens \(N, T, 1024\), got 2-D shape \(17, 1024\)"):
+    with pytest.raises(
+        ValueError, match=r"Attention expects 3-D tokens \(N, T, 1024\), got 2-D shape \(17, 1024\)"
+    ):
         attn(torch.randn(17, 1024))
 
 
 def test_dim_not_divisible_by_heads():
-    with pytest.raises(ValueError, match=r"dim 1000 is not divisible by num_heads 12; pass head_dim explicitly"):
+    with pytest.raises(
+        ValueError, match=r"dim 1000 is not divisible by num_heads 12; pass head_dim explicitly"
+    ):
         Attention(1000, 12)
 
 

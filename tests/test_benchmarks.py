@@ -1,4 +1,5 @@
-"""The benchmark scripts run and print their tables and summaries (timings are not checked: they are noise here)."""
+"""The benchmark scripts run and print their tables and summaries (timings are not checked: they "
+"are noise here)."""
 
 import json
 import re
@@ -6,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT, requires_fashion_mnist
 
 
@@ -14,9 +14,19 @@ def test_quick_benchmark_prints_table_and_summary(tmp_path):
     pytest.importorskip("timm")
     report = tmp_path / "bench.txt"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_vs_timm.py"), "--quick", "--threads", "1",
-         "--output", str(report)],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_vs_timm.py"),
+            "--quick",
+            "--threads",
+            "1",
+            "--output",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -27,32 +37,52 @@ def test_quick_benchmark_prints_table_and_summary(tmp_path):
         assert column in lines[header]
     number = r"\s+\d+\.\d+"
     rows = [line for line in lines if re.match(r"tiny\s+\d+ (vit_lib fused|vit_lib explicit|timm)\s", line)]
-    assert len(rows) == 2 * 3                       # batches 1 and 4, three implementations each
+    assert len(rows) == 2 * 3  # batches 1 and 4, three implementations each
     for row in rows:
         assert re.search(rf"({number}){{9}}\s+\d+\s+\d+$", row), row
     assert [r.split()[1] for r in rows if r.split()[2] == "timm"] == ["1", "4"]
     timm_rows = [r for r in rows if " timm " in r]
-    assert all(re.search(r"\s1\.00\s", r) for r in timm_rows)    # timm is its own baseline
+    assert all(re.search(r"\s1\.00\s", r) for r in timm_rows)  # timm is its own baseline
     summary = lines[-1]
     assert summary.startswith("summary: worst vit_lib/timm ratio fused time ")
-    assert re.search(r"targets fused<=1.00x (met|NOT met), explicit<=1.10x (met|NOT met), fwd>=70%mm@N=4 (met|NOT met)$",
-                     summary)
+    assert re.search(
+        r"targets fused<=1.00x (met|NOT met), explicit<=1.10x (met|NOT met), fwd>=70%mm@N=4 (met|NOT met)$",
+        summary,
+    )
     assert report.read_text().splitlines() == lines
 
 
-@pytest.mark.parametrize("script, extra", [
-    ("train_digits.py", ["--seeds", "0", "1", "--train-subset", "64"]),
-    # 18-view TTA over 15,000 images would be most of this test's time: score 256 of each instead
-    pytest.param("train_fashion_mnist.py", ["--train-subset", "128", "--eval-subset", "256"],
-                 marks=requires_fashion_mnist),
-])
+@pytest.mark.parametrize(
+    "script, extra",
+    [
+        ("train_digits.py", ["--seeds", "0", "1", "--train-subset", "64"]),
+        # 18-view TTA over 15,000 images would be most of this test's time: score 256 of each instead
+        pytest.param(
+            "train_fashion_mnist.py",
+            ["--train-subset", "128", "--eval-subset", "256"],
+            marks=requires_fashion_mnist,
+        ),
+    ],
+)
 def test_training_benchmark_prints_summary_and_writes_json(tmp_path, script, extra):
     """A one-epoch run of a training benchmark: its summary line agrees with the JSON it writes."""
     output = tmp_path / "result.json"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script), "--epochs", "1", "--threads", "1",
-         "--output", str(output), *extra],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / script),
+            "--epochs",
+            "1",
+            "--threads",
+            "1",
+            "--output",
+            str(output),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(output.read_text())
@@ -60,10 +90,14 @@ def test_training_benchmark_prints_summary_and_writes_json(tmp_path, script, ext
     assert [r["epochs"] for r in runs] == [1] * len(runs) and data["threads"] == 1
     assert data["mean_test_acc"] == pytest.approx(sum(r["test_acc"] for r in runs) / len(runs))
     assert data["met_accuracy"] == (data["mean_test_acc"] >= data["targets"]["mean_test_acc"])
-    assert data["met_time_wall"] == (max(r["wall_seconds"] for r in runs) <= data["targets"]["seconds_per_run"])
+    assert data["met_time_wall"] == (
+        max(r["wall_seconds"] for r in runs) <= data["targets"]["seconds_per_run"]
+    )
     assert all(len(r["history"]) == 1 and 0 <= r["test_acc"] <= 1 for r in runs)
     summary = result.stdout.splitlines()[-1]
     assert summary.startswith(f"summary: {data['benchmark']} mean test accuracy {data['mean_test_acc']:.4f}")
     assert f"over {len(runs)} seed(s)" in summary
-    assert re.search(r"targets >= 0\.\d+ \((met|NOT met)\), <= \d+ s per run \(wall (met|NOT met), CPU (met|NOT met)\)$",
-                     summary), summary
+    assert re.search(
+        r"targets >= 0\.\d+ \((met|NOT met)\), <= \d+ s per run \(wall (met|NOT met), CPU (met|NOT met)\)$",
+        summary,
+    ), summary

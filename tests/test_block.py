@@ -21,7 +21,7 @@ def block_by_hand(block: Block, x: torch.Tensor) -> torch.Tensor:
     a = layer_norm(x, block.norm1.weight, block.norm1.bias, block.norm1.eps)
     q, k, v = (a @ block.attn.qkv.weight.T + block.attn.qkv.bias).split(h * dh, dim=-1)
     q, k, v = (z.reshape(n, t, h, dh).transpose(1, 2) for z in (q, k, v))
-    weights = torch.softmax(q @ k.transpose(-2, -1) / dh ** 0.5, dim=-1)
+    weights = torch.softmax(q @ k.transpose(-2, -1) / dh**0.5, dim=-1)
     merged = (weights @ v).transpose(1, 2).reshape(n, t, h * dh)
     x = x + merged @ block.attn.proj.weight.T + block.attn.proj.bias
     m = layer_norm(x, block.norm2.weight, block.norm2.bias, block.norm2.eps)
@@ -68,7 +68,7 @@ def test_matches_timm_block_after_copying_weights():
     torch.manual_seed(0)
     reference = vision_transformer.Block(dim=96, num_heads=4, mlp_ratio=2.0, qkv_bias=True).eval()
     ours = Block(96, 4, mlp_ratio=2.0).eval()
-    ours.load_state_dict(reference.state_dict())       # strict: the names must match one to one
+    ours.load_state_dict(reference.state_dict())  # strict: the names must match one to one
     x = torch.randn(3, 17, 96)
     expected = reference(x)
     for fused in (True, False):
@@ -78,10 +78,10 @@ def test_matches_timm_block_after_copying_weights():
 
 def test_return_attention_gives_weights_and_same_output():
     torch.manual_seed(0)
-    block = Block(20, 4, head_dim=6, mlp_ratio=2.0).eval()   # h * d_h = 24 != D = 20
+    block = Block(20, 4, head_dim=6, mlp_ratio=2.0).eval()  # h * d_h = 24 != D = 20
     x = torch.randn(3, 9, 20)
     out, weights = block(x, return_attention=True)
-    assert weights.shape == (3, 4, 9, 9)                        # (N, h, T, T)
+    assert weights.shape == (3, 4, 9, 9)  # (N, h, T, T)
     torch.testing.assert_close(weights.sum(-1), torch.ones(3, 4, 9))
     assert bool((weights >= 0).all())
     torch.testing.assert_close(out, block(x), rtol=0, atol=1e-5)
@@ -93,15 +93,23 @@ def test_block_records_its_stages_in_compute_order():
         block(torch.randn(2, 5, 16))
     assert [r.step for r in rows] == [12, 5, 6, 7, 8, 9, 10, 11, 12, 13]
     assert [r.shape for r in rows] == [
-        (2, 5, 16), (2, 5, 8), (2, 2, 5, 4), (2, 2, 5, 5), (2, 2, 5, 5),
-        (2, 2, 5, 4), (2, 5, 8), (2, 5, 16), (2, 5, 16), (2, 5, 16),
+        (2, 5, 16),
+        (2, 5, 8),
+        (2, 2, 5, 4),
+        (2, 2, 5, 5),
+        (2, 2, 5, 5),
+        (2, 2, 5, 4),
+        (2, 5, 8),
+        (2, 5, 16),
+        (2, 5, 16),
+        (2, 5, 16),
     ]
 
 
 def test_encoder_blocks_do_not_share_weights():
     model = VisionTransformer(img_size=16, patch_size=8, embed_dim=32, depth=3, num_heads=2, num_classes=0)
     blocks = list(model.blocks)
-    assert len({id(b) for b in blocks}) == 3                   # three distinct modules
+    assert len({id(b) for b in blocks}) == 3  # three distinct modules
     per_block = sum(p.numel() for p in blocks[0].parameters())
     assert sum(p.numel() for p in model.blocks.parameters()) == 3 * per_block
     w0, w1 = (b.attn.qkv.weight for b in blocks[:2])

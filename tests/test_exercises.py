@@ -127,7 +127,7 @@ def split_heads_no_transpose(x, num_heads):
 
 def split_heads_fixed_width(x, num_heads):
     n, t, _ = x.shape
-    return x.view(n, t, num_heads, 4).transpose(1, 2)   # d_h hard-coded
+    return x.view(n, t, num_heads, 4).transpose(1, 2)  # d_h hard-coded
 
 
 def merge_heads(x):
@@ -255,50 +255,69 @@ class MlpRight(nn.Module):
 
 def make_mlp_sequential(in_features, hidden_features, drop=0.0):
     return nn.Sequential(
-        nn.Linear(in_features, hidden_features), nn.GELU(), nn.Dropout(drop),
-        nn.Linear(hidden_features, in_features), nn.Dropout(drop),
+        nn.Linear(in_features, hidden_features),
+        nn.GELU(),
+        nn.Dropout(drop),
+        nn.Linear(hidden_features, in_features),
+        nn.Dropout(drop),
     )
 
 
 def make_mlp_default_dropout(in_features, hidden_features, drop=0.0):
     return nn.Sequential(
-        nn.Linear(in_features, hidden_features), nn.GELU(), nn.Dropout(),
-        nn.Linear(hidden_features, in_features), nn.Dropout(),
+        nn.Linear(in_features, hidden_features),
+        nn.GELU(),
+        nn.Dropout(),
+        nn.Linear(hidden_features, in_features),
+        nn.Dropout(),
     )
 
 
 def make_mlp_relu(in_features, hidden_features, drop=0.0):
     return nn.Sequential(
-        nn.Linear(in_features, hidden_features), nn.ReLU(), nn.Dropout(drop),
-        nn.Linear(hidden_features, in_features), nn.Dropout(drop),
+        nn.Linear(in_features, hidden_features),
+        nn.ReLU(),
+        nn.Dropout(drop),
+        nn.Linear(hidden_features, in_features),
+        nn.Dropout(drop),
     )
 
 
 def make_mlp_tanh_gelu(in_features, hidden_features, drop=0.0):
     return nn.Sequential(
-        nn.Linear(in_features, hidden_features), nn.GELU(approximate="tanh"), nn.Dropout(drop),
-        nn.Linear(hidden_features, in_features), nn.Dropout(drop),
+        nn.Linear(in_features, hidden_features),
+        nn.GELU(approximate="tanh"),
+        nn.Dropout(drop),
+        nn.Linear(hidden_features, in_features),
+        nn.Dropout(drop),
     )
 
 
 def make_mlp_no_second_dropout(in_features, hidden_features, drop=0.0):
     return nn.Sequential(
-        nn.Linear(in_features, hidden_features), nn.GELU(), nn.Dropout(drop),
+        nn.Linear(in_features, hidden_features),
+        nn.GELU(),
+        nn.Dropout(drop),
         nn.Linear(hidden_features, in_features),
     )
 
 
 def make_mlp_no_first_dropout(in_features, hidden_features, drop=0.0):
     return nn.Sequential(
-        nn.Linear(in_features, hidden_features), nn.GELU(),
-        nn.Linear(hidden_features, in_features), nn.Dropout(drop),
+        nn.Linear(in_features, hidden_features),
+        nn.GELU(),
+        nn.Linear(hidden_features, in_features),
+        nn.Dropout(drop),
     )
 
 
 def make_mlp_wrong_width(in_features, hidden_features, drop=0.0):
     return nn.Sequential(
-        nn.Linear(in_features, 4 * in_features), nn.GELU(), nn.Dropout(drop),
-        nn.Linear(4 * in_features, in_features), nn.Dropout(drop),
+        nn.Linear(in_features, 4 * in_features),
+        nn.GELU(),
+        nn.Dropout(drop),
+        nn.Linear(4 * in_features, in_features),
+        nn.Dropout(drop),
     )
 
 
@@ -364,26 +383,62 @@ def num_tokens_always_cls(img_size, patch_size, class_token=True):
     return (img_size // patch_size) ** 2 + 1
 
 
-def _count(*, img_size, patch_size, in_chans, embed_dim, depth, num_heads, head_dim, mlp_hidden, num_classes,
-           inner=None, bias=True, cls_pos=True, norms=True, final_norm=True):
+def _count(
+    *,
+    img_size,
+    patch_size,
+    in_chans,
+    embed_dim,
+    depth,
+    num_heads,
+    head_dim,
+    mlp_hidden,
+    num_classes,
+    inner=None,
+    bias=True,
+    cls_pos=True,
+    norms=True,
+    final_norm=True,
+):
     d, b = embed_dim, int(bias)
     inner = num_heads * head_dim if inner is None else inner
     t = (img_size // patch_size) ** 2 + int(cls_pos)
-    block = (4 * d if norms else 0) + (3 * inner * d + 3 * inner * b) + (inner * d + d * b) \
-        + (d * mlp_hidden + mlp_hidden * b) + (mlp_hidden * d + d * b)
-    return (d * in_chans * patch_size**2 + d * b + d + t * d + depth * block
-            + (2 * d if final_norm else 0) + d * num_classes + num_classes * b)
+    block = (
+        (4 * d if norms else 0)
+        + (3 * inner * d + 3 * inner * b)
+        + (inner * d + d * b)
+        + (d * mlp_hidden + mlp_hidden * b)
+        + (mlp_hidden * d + d * b)
+    )
+    return (
+        d * in_chans * patch_size**2
+        + d * b
+        + d
+        + t * d
+        + depth * block
+        + (2 * d if final_norm else 0)
+        + d * num_classes
+        + num_classes * b
+    )
 
 
 def param_count(**sizes):
     return _count(**sizes)
 
 
-def param_count_by_building(*, img_size, patch_size, in_chans, embed_dim, depth, num_heads, head_dim,
-                            mlp_hidden, num_classes):
+def param_count_by_building(
+    *, img_size, patch_size, in_chans, embed_dim, depth, num_heads, head_dim, mlp_hidden, num_classes
+):
     model = vit_lib.VisionTransformer(
-        img_size=img_size, patch_size=patch_size, in_chans=in_chans, embed_dim=embed_dim, depth=depth,
-        num_heads=num_heads, head_dim=head_dim, mlp_ratio=mlp_hidden / embed_dim, num_classes=num_classes,
+        img_size=img_size,
+        patch_size=patch_size,
+        in_chans=in_chans,
+        embed_dim=embed_dim,
+        depth=depth,
+        num_heads=num_heads,
+        head_dim=head_dim,
+        mlp_ratio=mlp_hidden / embed_dim,
+        num_classes=num_classes,
     )
     return sum(p.numel() for p in model.parameters())
 
@@ -398,17 +453,19 @@ def split_qkv(weight, bias, num_heads):
 
 def split_qkv_by_heads(weight, bias, num_heads):
     d = weight.shape[1]
-    w = weight.view(3, num_heads, -1, d)                     # (3, h, d_h, D), timm's reshape order
+    w = weight.view(3, num_heads, -1, d)  # (3, h, d_h, D), timm's reshape order
     b = bias.view(3, num_heads, -1) if bias is not None else [None] * 3
-    return (*(w[i].reshape(-1, d) for i in range(3)),
-            *(b[i].reshape(-1) if bias is not None else None for i in range(3)))
+    return (
+        *(w[i].reshape(-1, d) for i in range(3)),
+        *(b[i].reshape(-1) if bias is not None else None for i in range(3)),
+    )
 
 
 def split_qkv_via_linear(weight, bias, num_heads):
     """Like the chapter: the fused Linear's output, cut into three, equals three separate Linears."""
     inner = weight.shape[0] // 3
-    parts = [weight[i * inner:(i + 1) * inner].clone() for i in range(3)]
-    biases = [None if bias is None else bias[i * inner:(i + 1) * inner].clone() for i in range(3)]
+    parts = [weight[i * inner : (i + 1) * inner].clone() for i in range(3)]
+    biases = [None if bias is None else bias[i * inner : (i + 1) * inner].clone() for i in range(3)]
     return tuple(parts) + tuple(biases)
 
 
@@ -420,7 +477,7 @@ def split_qkv_last_axis(weight, bias, num_heads):
 
 def split_qkv_interleaved(weight, bias, num_heads):
     d = weight.shape[1]
-    w = weight.view(num_heads, 3, -1, d)                     # (h, 3, d_h, D): not timm's layout
+    w = weight.view(num_heads, 3, -1, d)  # (h, 3, d_h, D): not timm's layout
     ws = [w[:, i].reshape(-1, d) for i in range(3)]
     bs = [bias.view(num_heads, 3, -1)[:, i].reshape(-1) for i in range(3)] if bias is not None else [None] * 3
     return (*ws, *bs)
@@ -518,12 +575,12 @@ def rollout(maps):
 
 
 def rollout_stacked(maps):
-    a = torch.stack(maps).mean(dim=2)                             # (L, N, T, T)
+    a = torch.stack(maps).mean(dim=2)  # (L, N, T, T)
     a = a + torch.eye(a.shape[-1], dtype=a.dtype)
     a = a / a.sum(-1, keepdim=True)
     r = a[-1]
     for layer in reversed(range(a.shape[0] - 1)):
-        r = r @ a[layer]                                          # Â_L ... Â_1, built from the left
+        r = r @ a[layer]  # Â_L ... Â_1, built from the left
     return r
 
 
@@ -543,18 +600,18 @@ def _rollout_variant(identity=True, renorm=True, order="right", heads="mean"):
 
 
 def rollout_layers_averaged(maps):
-    a = torch.stack(maps, dim=1).mean(dim=2)                      # (N, L, T, T)
+    a = torch.stack(maps, dim=1).mean(dim=2)  # (N, L, T, T)
     a = 0.5 * a + 0.5 * torch.eye(a.shape[-1], dtype=a.dtype)
     return a.mean(dim=1)
 
 
 def rollout_heads_kept(maps):
-    a = torch.stack(maps, dim=1)                                   # (N, L, h, T, T)
+    a = torch.stack(maps, dim=1)  # (N, L, h, T, T)
     a = 0.5 * a + 0.5 * torch.eye(a.shape[-1], dtype=a.dtype)
     r = a[:, 0]
     for layer in range(1, a.shape[1]):
         r = a[:, layer] @ r
-    return r                                                       # (N, h, T, T): heads not averaged
+    return r  # (N, h, T, T): heads not averaged
 
 
 RIGHT = [
@@ -592,8 +649,10 @@ RIGHT = [
     (ex.check_lr_schedule, lr_at),
     (ex.check_lr_schedule, lr_lambda_lr),
     (ex.check_lr_schedule, _lr_variant(clamp=True)),
-    (ex.check_lr_schedule, lambda s, total, w, peak, min_lr=0.0:
-        peak * vit_lib.train.WarmupCosine(w, total, min_lr / peak)(s)),
+    (
+        ex.check_lr_schedule,
+        lambda s, total, w, peak, min_lr=0.0: peak * vit_lib.train.WarmupCosine(w, total, min_lr / peak)(s),
+    ),
     (ex.check_rollout, rollout),
     (ex.check_rollout, rollout_stacked),
     (ex.check_rollout, vit_lib.attention_rollout),
@@ -677,7 +736,11 @@ WRONG = [
     (ex.check_param_count, lambda **s: _count(**s, inner=s["embed_dim"]), "h·d_h ≠ D"),
     (ex.check_param_count, lambda **s: _count(**s, cls_pos=False), "class token needs a position too"),
     (ex.check_param_count, lambda **s: _count(**s, bias=False), "has a bias"),
-    (ex.check_param_count, lambda **s: _count(**s, norms=False, final_norm=False), "two per block, and one after"),
+    (
+        ex.check_param_count,
+        lambda **s: _count(**s, norms=False, final_norm=False),
+        "two per block, and one after",
+    ),
     (ex.check_param_count, lambda **s: _count(**s, final_norm=False), "final LayerNorm"),
     (ex.check_param_count, lambda **s: _count(**s, norms=False), "norm1 and norm2"),
     (ex.check_split_qkv, split_qkv_last_axis, "chunk along dim=0"),
@@ -714,7 +777,9 @@ WRONG = [
 
 
 @pytest.mark.parametrize(
-    "checker, solution, hint", WRONG, ids=[f"{c.__name__}-{i:02d}-{_id(s)}" for i, (c, s, _) in enumerate(WRONG)]
+    "checker, solution, hint",
+    WRONG,
+    ids=[f"{c.__name__}-{i:02d}-{_id(s)}" for i, (c, s, _) in enumerate(WRONG)],
 )
 def test_wrong_solution_fails_with_its_hint(checker, solution, hint, capsys):
     result = checker(solution)
@@ -746,10 +811,19 @@ def test_every_checker_is_in_vit_lib_course_and_none_in_vit_lib():
 
 def test_reference_parameter_count_matches_timm_vit_b16():
     timm = pytest.importorskip("timm")
-    with torch.device("meta"):   # shapes only, nothing allocated
+    with torch.device("meta"):  # shapes only, nothing allocated
         model = timm.create_model("vit_base_patch16_224", pretrained=False)
-    sizes = dict(img_size=224, patch_size=16, in_chans=3, embed_dim=768, depth=12, num_heads=12, head_dim=64,
-                 mlp_hidden=3072, num_classes=1000)
+    sizes = dict(
+        img_size=224,
+        patch_size=16,
+        in_chans=3,
+        embed_dim=768,
+        depth=12,
+        num_heads=12,
+        head_dim=64,
+        mlp_hidden=3072,
+        num_classes=1000,
+    )
     assert ex._vit_params(**sizes) == sum(p.numel() for p in model.parameters()) == 86_567_656
 
 
@@ -761,10 +835,12 @@ def test_reference_qkv_split_matches_timm_attention():
     attn = timm_layers.Attention(dim, num_heads=heads, qkv_bias=True).double()
     with torch.no_grad():
         attn.qkv.bias.normal_()
-        x = torch.randn(2, 5, dim, dtype=torch.float64)                               # (N, T, D)
+        x = torch.randn(2, 5, dim, dtype=torch.float64)  # (N, T, D)
         theirs = attn.qkv(x).reshape(2, 5, 3, heads, dim // heads).permute(2, 0, 3, 1, 4)  # (3, N, h, T, d_h)
         w_q, w_k, w_v, b_q, b_k, b_v = ex._split_qkv_reference(attn.qkv.weight, attn.qkv.bias, heads)
-        ours = [vit_lib.split_heads(F.linear(x, w, b), heads) for w, b in [(w_q, b_q), (w_k, b_k), (w_v, b_v)]]
+        ours = [
+            vit_lib.split_heads(F.linear(x, w, b), heads) for w, b in [(w_q, b_q), (w_k, b_k), (w_v, b_v)]
+        ]
         wrong = ex._split_qkv_interleaved(attn.qkv.weight, attn.qkv.bias, heads)
     for mine, reference in zip(ours, theirs):
         assert torch.allclose(mine, reference, atol=1e-12)

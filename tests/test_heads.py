@@ -9,12 +9,12 @@ from vit_lib.heads import fuse_qkv
 
 
 def test_split_heads_puts_feature_slice_of_token_into_head():
-    x = torch.arange(2 * 3 * 12, dtype=torch.float32).reshape(2, 3, 12)   # (N, T, h*d_h) = (2, 3, 3*4)
-    out = split_heads(x, num_heads=3)                                     # (N, h, T, d_h)
+    x = torch.arange(2 * 3 * 12, dtype=torch.float32).reshape(2, 3, 12)  # (N, T, h*d_h) = (2, 3, 3*4)
+    out = split_heads(x, num_heads=3)  # (N, h, T, d_h)
     assert out.shape == (2, 3, 3, 4)
     for i in range(3):
         for t in range(3):
-            assert torch.equal(out[:, i, t, :], x[:, t, i * 4:(i + 1) * 4])
+            assert torch.equal(out[:, i, t, :], x[:, t, i * 4 : (i + 1) * 4])
     # by hand: image 1, head 2, token 0 holds features 8..11 of token 0 of image 1 = 36 + 8 ... 36 + 11
     assert out[1, 2, 0].tolist() == [44.0, 45.0, 46.0, 47.0]
 
@@ -28,7 +28,7 @@ def test_split_heads_is_a_non_contiguous_view():
 
 def test_split_heads_accepts_a_chunk_of_the_fused_output():
     fused = torch.randn(2, 5, 3 * 24)
-    q, k, v = fused.chunk(3, dim=-1)            # non-contiguous slices
+    q, k, v = fused.chunk(3, dim=-1)  # non-contiguous slices
     assert torch.equal(split_heads(q, 4), split_heads(q.contiguous(), 4))
     assert torch.equal(split_heads(v, 4), fused.reshape(2, 5, 3, 4, 6).permute(2, 0, 3, 1, 4)[2])
 

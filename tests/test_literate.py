@@ -1,12 +1,12 @@
 """The sync gates of the literate pipeline, and proof that nbval bites."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "tools"))
@@ -74,7 +74,7 @@ def test_unexecuted_twin_fails(repo_copy, capsys):
 def test_unmarked_cells_are_not_exported(repo_copy):
     modules = literate.collect(repo_copy)
     exported = "\n".join(code for m in modules.values() for _, _, code in m.cells)
-    assert "bad_inputs" not in exported           # a demo cell of chapter 1
+    assert "bad_inputs" not in exported  # a demo cell of chapter 1
     assert "class PatchEmbed" in exported
 
 
@@ -109,9 +109,20 @@ def test_nbval_fails_when_a_printed_shape_changes(tmp_path):
     copy = tmp_path / "01_patches.ipynb"
     nbformat.write(notebook, copy)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval", str(copy), "-p", "no:cacheprovider",
-         "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg")],
-        capture_output=True, text=True, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval",
+            str(copy),
+            "-p",
+            "no:cacheprovider",
+            "--nbval-sanitize-with",
+            str(ROOT / "tests" / "nbval_sanitize.cfg"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert result.returncode != 0, result.stdout[-2000:]
     assert f"{changed} failed" in result.stdout
@@ -129,4 +140,37 @@ def test_machine_dependent_cell_without_an_assert_fails(repo_copy, capsys):
     chapter.write_text(text[:tagged] + stripped + "\n" + text[cell_end:])
     code, out = run_tool(repo_copy, "check-twins", capsys)
     assert code == 1
-    assert "chapters/12_training.md: cells [" in out and "tagged nbval-ignore-output but assert nothing" in out
+    assert (
+        "chapters/12_training.md: cells [" in out and "tagged nbval-ignore-output but assert nothing" in out
+    )
+
+
+def test_dotted_marker_names_a_module_in_a_sub_package():
+    assert literate.export_marker("#| export: vit_lib.course.exercises\nx = 1", "c") == "course.exercises"
+    assert literate.module_path("course.exercises") == "vit_lib/course/exercises.py"
+
+
+@pytest.mark.parametrize(
+    "code, message",
+    [
+        ("x = 1\n", "no `__all__ = [...]` assignments"),
+        ('__all__ = ["x"]\n__all__ = ["x"]\nx = 1\n', "2 `__all__ = [...]` assignments"),
+        ('__all__ = ["x", "missing"]\nx = 1\n', "names ['missing'], which the module does not define"),
+        ("__all__ = names()\n", "must be a literal list of strings"),
+    ],
+)
+def test_a_module_must_declare_what_it_offers(code, message):
+    with pytest.raises(literate.LiterateError, match=re.escape(message)):
+        literate.public_names(code, "example")
+
+
+def test_annotated_and_imported_names_count_as_defined():
+    code = '__all__ = ["RECIPES", "Path", "f"]\nfrom pathlib import Path\nRECIPES: dict = {}\ndef f(): ...\n'
+    assert literate.public_names(code, "example") == ["RECIPES", "Path", "f"]
+
+
+def test_the_package_init_imports_only_the_declared_names():
+    init = (ROOT / "vit_lib" / "__init__.py").read_text()
+    assert '"RECIPES": "train"' in init  # a command-line module's names are imported on first use
+    assert "check_patchify" not in init and "from .course" not in init
+    assert "from .exercises import" in (ROOT / "vit_lib" / "course" / "__init__.py").read_text()

@@ -4,16 +4,15 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from vit_lib import Mlp
 
 
 def mlp_by_hand(mlp: Mlp, x: torch.Tensor) -> torch.Tensor:
     """fc2(GELU(fc1(x))) written with the exact erf GELU: z * Phi(z)."""
-    z = x @ mlp.fc1.weight.T + mlp.fc1.bias                  # (N, T, D_ff)
-    hidden = z * 0.5 * (1 + torch.erf(z / math.sqrt(2)))    # (N, T, D_ff)
-    return hidden @ mlp.fc2.weight.T + mlp.fc2.bias          # (N, T, D)
+    z = x @ mlp.fc1.weight.T + mlp.fc1.bias  # (N, T, D_ff)
+    hidden = z * 0.5 * (1 + torch.erf(z / math.sqrt(2)))  # (N, T, D_ff)
+    return hidden @ mlp.fc2.weight.T + mlp.fc2.bias  # (N, T, D)
 
 
 @pytest.mark.parametrize("drop", [0.0, 0.3])
@@ -45,7 +44,7 @@ def test_is_position_wise():
     x = torch.randn(2, 5, 16, dtype=torch.float64)
     changed = x.clone()
     changed[1, 3] += 1.0
-    diff = (mlp(changed) - mlp(x)).abs().amax(dim=-1)        # (N, T)
+    diff = (mlp(changed) - mlp(x)).abs().amax(dim=-1)  # (N, T)
     assert diff[1, 3] > 0
     diff[1, 3] = 0
     assert torch.equal(diff, torch.zeros_like(diff))
@@ -54,8 +53,10 @@ def test_is_position_wise():
 def test_parameter_names_are_timms():
     params = {name: tuple(p.shape) for name, p in Mlp(1024, 2048).named_parameters()}
     assert params == {
-        "fc1.weight": (2048, 1024), "fc1.bias": (2048,),
-        "fc2.weight": (1024, 2048), "fc2.bias": (1024,),
+        "fc1.weight": (2048, 1024),
+        "fc1.bias": (2048,),
+        "fc2.weight": (1024, 2048),
+        "fc2.bias": (1024,),
     }
 
 
@@ -64,7 +65,7 @@ def test_loads_timm_mlp_and_matches():
     torch.manual_seed(0)
     reference = timm_layers.Mlp(64, 128).eval()
     ours = Mlp(64, 128).eval()
-    ours.load_state_dict(reference.state_dict())             # strict: every key must match
+    ours.load_state_dict(reference.state_dict())  # strict: every key must match
     x = torch.randn(4, 17, 64)
     torch.testing.assert_close(ours(x), reference(x), rtol=0, atol=1e-6)
 
@@ -95,7 +96,7 @@ def test_train_mode_with_dropout_differs_and_without_does_not():
     torch.manual_seed(2)
     assert not torch.allclose(first, dropping(x))
 
-    plain = Mlp(16, 32).train()                              # drop = 0: train equals eval
+    plain = Mlp(16, 32).train()  # drop = 0: train equals eval
     torch.manual_seed(1)
     in_train = plain(x)
     assert torch.equal(in_train, plain.eval()(x))
@@ -107,7 +108,7 @@ def test_train_mode_drops_the_requested_fraction():
     hidden = {}
     mlp.drop1.register_forward_hook(lambda module, inputs, output: hidden.update(out=output))
     mlp(torch.randn(8, 17, 64))
-    zeros = (hidden["out"] == 0).float().mean().item()       # 34,816 activations
+    zeros = (hidden["out"] == 0).float().mean().item()  # 34,816 activations
     assert abs(zeros - 0.25) < 0.01
 
 

@@ -3,18 +3,39 @@
 import pytest
 import torch
 
-from vit_lib import Stage, ViTConfig, VisionTransformer, shape_trace
+from vit_lib import Stage, VisionTransformer, ViTConfig, shape_trace
 from vit_lib.model import PatchDropout
 from vit_lib.trace import recording
 
-SEED = dict(img_size=32, patch_size=8, in_chans=3, num_classes=1000, embed_dim=1024, depth=2,
-            num_heads=12, head_dim=64, mlp_ratio=2.0)
+SEED = dict(
+    img_size=32,
+    patch_size=8,
+    in_chans=3,
+    num_classes=1000,
+    embed_dim=1024,
+    depth=2,
+    num_heads=12,
+    head_dim=64,
+    mlp_ratio=2.0,
+)
 
 # (step, shape) of SHAPES.md for the seed configuration, stages 1..16.
 SHAPES_MD = {
-    1: (4, 3, 32, 32), 2: (4, 16, 1024), 3: (4, 17, 1024), 4: (4, 17, 1024), 5: (4, 17, 768),
-    6: (4, 12, 17, 64), 7: (4, 12, 17, 17), 8: (4, 12, 17, 17), 9: (4, 12, 17, 64), 10: (4, 17, 768),
-    11: (4, 17, 1024), 12: (4, 17, 1024), 13: (4, 17, 1024), 14: (4, 17, 1024), 15: (4, 1024),
+    1: (4, 3, 32, 32),
+    2: (4, 16, 1024),
+    3: (4, 17, 1024),
+    4: (4, 17, 1024),
+    5: (4, 17, 768),
+    6: (4, 12, 17, 64),
+    7: (4, 12, 17, 17),
+    8: (4, 12, 17, 17),
+    9: (4, 12, 17, 64),
+    10: (4, 17, 768),
+    11: (4, 17, 1024),
+    12: (4, 17, 1024),
+    13: (4, 17, 1024),
+    14: (4, 17, 1024),
+    15: (4, 1024),
     16: (4, 1000),
 }
 
@@ -55,13 +76,16 @@ def test_shape_trace_records_every_stage_of_the_table(seed_model, batch):
     rows = shape_trace(seed_model, batch, show=False)
     assert {row.stage for row in rows} == set(Stage)
     assert [stage.number for stage in Stage] == sorted(SHAPES_MD)
-    assert {row.label for row in rows if row.stage is Stage.NORM} == {"LayerNorm (norm1)", "LayerNorm (norm2)"}
+    assert {row.label for row in rows if row.stage is Stage.NORM} == {
+        "LayerNorm (norm1)",
+        "LayerNorm (norm2)",
+    }
 
 
 def test_shape_trace_order_follows_the_computation(seed_model, batch):
     rows = shape_trace(seed_model, batch, show=False)
     block0 = [r.step for r in rows if r.where == "block 0"]
-    assert block0 == [12, 5, 6, 7, 8, 9, 10, 11, 12, 13]      # pre-norm: norm1 comes first
+    assert block0 == [12, 5, 6, 7, 8, 9, 10, 11, 12, 13]  # pre-norm: norm1 comes first
     assert [r.step for r in rows if not r.where] == [1, 2, 3, 4, 14, 15, 16]
     assert [r.where for r in rows if r.step == 7] == ["block 0", "block 1"]
 
@@ -100,16 +124,16 @@ def test_dropout_acts_in_train_mode_only():
 @pytest.mark.parametrize("class_token", [True, False])
 def test_patch_dropout_keeps_a_random_share_of_patches_in_training_only(class_token):
     drop = PatchDropout(0.3, num_prefix_tokens=int(class_token))
-    x = torch.randn(5, int(class_token) + 16, 8)                  # (N, p + L, D), L = 16 patches
+    x = torch.randn(5, int(class_token) + 16, 8)  # (N, p + L, D), L = 16 patches
     torch.manual_seed(0)
     out = drop.train()(x)
     prefix = int(class_token)
-    assert out.shape == (5, prefix + 11, 8)                       # int(16 * 0.7) = 11 patches kept
-    assert torch.equal(out[:, :prefix], x[:, :prefix])            # the class token stays, first
-    for image, kept in zip(x, out):                               # every kept row is a distinct patch
+    assert out.shape == (5, prefix + 11, 8)  # int(16 * 0.7) = 11 patches kept
+    assert torch.equal(out[:, :prefix], x[:, :prefix])  # the class token stays, first
+    for image, kept in zip(x, out):  # every kept row is a distinct patch
         rows = [int((image[prefix:] == row).all(-1).nonzero()) for row in kept[prefix:]]
         assert len(set(rows)) == 11
-    assert not torch.equal(out, drop(x))                          # a new draw each call
+    assert not torch.equal(out, drop(x))  # a new draw each call
     assert drop.eval()(x) is x
 
 
@@ -120,11 +144,11 @@ def test_patch_dropout_keeps_at_least_one_patch_and_checks_its_rate():
 
 
 def test_model_with_patch_dropout_is_cheaper_in_training_and_unchanged_in_eval():
-    plain, dropping = small(), small(patch_drop_rate=0.5)         # same seed, same weights
+    plain, dropping = small(), small(patch_drop_rate=0.5)  # same seed, same weights
     assert isinstance(plain.patch_drop, torch.nn.Identity)
     x = torch.randn(2, 3, 16, 16)
     assert torch.equal(dropping.eval()(x), plain.eval()(x))
-    assert dropping.train().forward_features(x).shape == (2, 1 + 8, 24)   # class token + 8 of 16 patches
+    assert dropping.train().forward_features(x).shape == (2, 1 + 8, 24)  # class token + 8 of 16 patches
     dropping(x).square().sum().backward()
     assert all(p.grad is not None for p in dropping.parameters())
 
@@ -189,7 +213,7 @@ def test_compiled_model_has_one_graph_and_equals_eager(fused):
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-5)
     with recording() as rows, torch.no_grad():
         compiled(x)
-    assert rows == []                                  # nothing recorded inside the compiled graph
+    assert rows == []  # nothing recorded inside the compiled graph
     assert len(shape_trace(model, x, show=False)) > 0  # and the eager model still records
 
 
@@ -233,6 +257,7 @@ def test_overrides_build_a_config():
 
 # ------------------------------------------------------------------ input errors, one test each
 
+
 @pytest.fixture(scope="module")
 def tiny():
     return small().eval()
@@ -244,12 +269,16 @@ def test_input_wrong_channels(tiny):
 
 
 def test_input_wrong_image_size(tiny):
-    with pytest.raises(ValueError, match=r"input size \(32, 32\) doesn't match the model's img_size \(16, 16\)"):
+    with pytest.raises(
+        ValueError, match=r"input size \(32, 32\) doesn't match the model's img_size \(16, 16\)"
+    ):
         tiny(torch.randn(2, 3, 32, 32))
 
 
 def test_input_not_divisible_by_patch(tiny):
-    with pytest.raises(ValueError, match=r"input width 18 is not divisible by the patch size 4 \(18 % 4 = 2\)"):
+    with pytest.raises(
+        ValueError, match=r"input width 18 is not divisible by the patch size 4 \(18 % 4 = 2\)"
+    ):
         tiny(torch.randn(2, 3, 16, 18))
 
 
@@ -265,20 +294,30 @@ def test_input_integer_dtype(tiny):
 
 # ------------------------------------------------------------------ config errors, one test each
 
-@pytest.mark.parametrize("overrides,message", [
-    ({"img_size": 30, "patch_size": 8}, r"img_size height 30 is not divisible by patch_size 8"),
-    ({"global_pool": "token", "class_token": False}, r"global_pool='token' needs class_token=True"),
-    ({"global_pool": "max"}, r"unknown global_pool 'max'; expected one of \('token', 'avg'\)"),
-    ({"pos_embed": "rope"}, r"unknown pos_embed 'rope'; expected one of \('learned', 'sincos'\)"),
-    ({"embed_dim": 100, "num_heads": 12}, r"embed_dim 100 is not divisible by num_heads 12; set head_dim"),
-    ({"embed_dim": 30, "num_heads": 3, "pos_embed": "sincos"}, r"pos_embed='sincos' needs embed_dim divisible by 4, got 30"),
-    ({"depth": 0}, r"depth must be at least 1, got 0"),
-    ({"num_classes": -1}, r"num_classes must be >= 0, got -1"),
-    ({"drop_rate": 1.0}, r"drop_rate must be in \[0, 1\), got 1.0"),
-    ({"patch_drop_rate": -0.1}, r"patch_drop_rate must be in \[0, 1\), got -0.1"),
-    ({"mlp_ratio": 0}, r"mlp_ratio must be positive, got 0"),
-    ({"head_dim": 0}, r"head_dim must be at least 1, got 0"),
-])
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"img_size": 30, "patch_size": 8}, r"img_size height 30 is not divisible by patch_size 8"),
+        ({"global_pool": "token", "class_token": False}, r"global_pool='token' needs class_token=True"),
+        ({"global_pool": "max"}, r"unknown global_pool 'max'; expected one of \('token', 'avg'\)"),
+        ({"pos_embed": "rope"}, r"unknown pos_embed 'rope'; expected one of \('learned', 'sincos'\)"),
+        (
+            {"embed_dim": 100, "num_heads": 12},
+            r"embed_dim 100 is not divisible by num_heads 12; set head_dim",
+        ),
+        (
+            {"embed_dim": 30, "num_heads": 3, "pos_embed": "sincos"},
+            r"pos_embed='sincos' needs embed_dim divisible by 4, got 30",
+        ),
+        ({"depth": 0}, r"depth must be at least 1, got 0"),
+        ({"num_classes": -1}, r"num_classes must be >= 0, got -1"),
+        ({"drop_rate": 1.0}, r"drop_rate must be in \[0, 1\), got 1.0"),
+        ({"patch_drop_rate": -0.1}, r"patch_drop_rate must be in \[0, 1\), got -0.1"),
+        ({"mlp_ratio": 0}, r"mlp_ratio must be positive, got 0"),
+        ({"head_dim": 0}, r"head_dim must be at least 1, got 0"),
+    ],
+)
 def test_config_validation(overrides, message):
     with pytest.raises(ValueError, match=message):
         ViTConfig(**overrides)

@@ -13,10 +13,10 @@ import json
 import subprocess
 import sys
 import textwrap
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -42,7 +42,9 @@ atexit.register(lambda: print("IMPORTED " + json.dumps(_ours)))
 
 COMMANDS = {
     # name of the command in the README: (extras it needs, a short run of it in Python)
-    "import vit_lib (README, 'Using the library')": ((), """
+    "import vit_lib (README, 'Using the library')": (
+        (),
+        """
         import torch
         from vit_lib import ViTConfig, VisionTransformer, shape_trace
         config = ViTConfig(img_size=32, patch_size=8, in_chans=3, num_classes=1000, embed_dim=1024,
@@ -53,21 +55,28 @@ COMMANDS = {
         model.attention_maps(torch.randn(4, 3, 32, 32))
         from vit_lib import load_pretrained
         load_pretrained("digits").logits(torch.rand(2, 1, 8, 8))
-    """),
-    "python -m vit_lib.train --data digits": (("train",), """
+    """,
+    ),
+    "python -m vit_lib.train --data digits": (
+        ("train",),
+        """
         import runpy, sys, tempfile
         sys.argv = ["vit_lib.train", "--data", "digits", "--epochs", "1", "--train-subset", "64",
                     "--embed-dim", "32", "--depth", "1", "--num-heads", "2", "--out", tempfile.mkdtemp()]
         runpy.run_module("vit_lib.train", run_name="__main__")   # with its progress bar
-    """),
-    "from_timm / to_timm": (("timm",), """
+    """,
+    ),
+    "from_timm / to_timm": (
+        ("timm",),
+        """
         import torch
         from timm.models.vision_transformer import VisionTransformer as TimmViT
         from vit_lib import from_timm, to_timm
         theirs = TimmViT(img_size=32, patch_size=8, embed_dim=64, depth=1, num_heads=2, num_classes=10)
         ours = from_timm(theirs)
         to_timm(ours)
-    """),
+    """,
+    ),
 }
 
 
@@ -78,7 +87,7 @@ def requirement_closure(requirements: list[str], extras_of_self: dict[str, list[
     while todo:
         requirement, _ = todo.pop()
         name = canonicalize_name(requirement.name)
-        if name == SELF:                                 # "vit-lib[train,timm]" in the dev extra
+        if name == SELF:  # "vit-lib[train,timm]" in the dev extra
             for extra in requirement.extras:
                 todo += [(Requirement(r), ()) for r in extras_of_self[extra]]
             continue
@@ -98,7 +107,8 @@ def requirement_closure(requirements: list[str], extras_of_self: dict[str, list[
 
 
 def declared(extras: tuple[str, ...], without: tuple[str, ...] = ()) -> set[str]:
-    """What `pip install "vit-lib[extras]"` brings in; `without` drops direct requirements (to test this test)."""
+    """What `pip install "vit-lib[extras]"` brings in; `without` drops direct requirements (to "
+    "test this test)."""
     optional = PROJECT.get("optional-dependencies", {})
     direct = list(PROJECT["dependencies"]) + [r for extra in extras for r in optional[extra]]
     direct = [r for r in direct if canonicalize_name(Requirement(r).name) not in without]
@@ -108,11 +118,16 @@ def declared(extras: tuple[str, ...], without: tuple[str, ...] = ()) -> set[str]
 @functools.cache
 def imported_distributions(code: str) -> frozenset[str]:
     """Canonical names of the distributions whose packages vit_lib or `code` itself imported."""
-    result = subprocess.run([sys.executable, "-c", REPORT + textwrap.dedent(code)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", REPORT + textwrap.dedent(code)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     line = next(line for line in result.stdout.splitlines() if line.startswith("IMPORTED "))
-    ours = json.loads(line.removeprefix("IMPORTED "))                    # {package: who imported it}
+    ours = json.loads(line.removeprefix("IMPORTED "))  # {package: who imported it}
     assert "torch" in ours, "the probe saw no import at all"
     owners = metadata.packages_distributions()
     names = set()
@@ -140,4 +155,4 @@ def test_the_check_names_a_package_left_out_of_the_extra():
     extras, code = COMMANDS["python -m vit_lib.train --data digits"]
     imported = imported_distributions(code)
     assert undeclared(imported, declared(extras, without=("tqdm",))) == ["tqdm"]
-    assert "scikit-learn" in undeclared(imported, declared(()))          # the library alone lacks it
+    assert "scikit-learn" in undeclared(imported, declared(()))  # the library alone lacks it

@@ -1,4 +1,5 @@
-"""vit_lib.PatchEmbed: the stride-P convolution is the reshape + linear map; timm agrees; bad input is named."""
+"""vit_lib.PatchEmbed: the stride-P convolution is the reshape + linear map; timm agrees; bad "
+"input is named."""
 
 import pytest
 import torch
@@ -36,7 +37,7 @@ def test_patch_order_is_row_major():
     embed = PatchEmbed(img_size=(16, 24), patch_size=8, in_chans=1, embed_dim=1, bias=False)
     torch.nn.init.ones_(embed.proj.weight)
     x = torch.zeros(1, 1, 16, 24)
-    x[0, 0, 9, 17] = 1.0                       # patch row 1, patch column 2
+    x[0, 0, 9, 17] = 1.0  # patch row 1, patch column 2
     assert embed(x)[0, :, 0].nonzero().flatten().tolist() == [1 * 3 + 2]
 
 
@@ -56,12 +57,16 @@ def embed():
 
 
 def test_wrong_channel_count(embed):
-    with pytest.raises(ValueError, match=r"expected 3 input channels, got 1 \(input shape \(4, 1, 32, 32\)\)"):
+    with pytest.raises(
+        ValueError, match=r"expected 3 input channels, got 1 \(input shape \(4, 1, 32, 32\)\)"
+    ):
         embed(torch.randn(4, 1, 32, 32))
 
 
 def test_size_not_divisible_by_patch(embed):
-    with pytest.raises(ValueError, match=r"input height 30 is not divisible by the patch size 8 \(30 % 8 = 6\)"):
+    with pytest.raises(
+        ValueError, match=r"input height 30 is not divisible by the patch size 8 \(30 % 8 = 6\)"
+    ):
         embed(torch.randn(4, 3, 30, 32))
 
 
@@ -71,12 +76,16 @@ def test_width_not_divisible_by_patch(embed):
 
 
 def test_wrong_image_size(embed):
-    with pytest.raises(ValueError, match=r"input size \(64, 64\) doesn't match the model's img_size \(32, 32\)"):
+    with pytest.raises(
+        ValueError, match=r"input size \(64, 64\) doesn't match the model's img_size \(32, 32\)"
+    ):
         embed(torch.randn(4, 3, 64, 64))
 
 
 def test_wrong_rank(embed):
-    with pytest.raises(ValueError, match=r"expected a 4-D batch \(N, C, H, W\), got 3-D shape \(3, 32, 32\).*unsqueeze"):
+    with pytest.raises(
+        ValueError, match=r"expected a 4-D batch \(N, C, H, W\), got 3-D shape \(3, 32, 32\).*unsqueeze"
+    ):
         embed(torch.randn(3, 32, 32))
 
 

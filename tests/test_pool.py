@@ -17,15 +17,21 @@ def test_token_pool_returns_class_token():
 
 def test_avg_excludes_prefix_tokens():
     """A huge class token: averaging it in (the mistake) would give about 33, not 2."""
-    x = torch.tensor([[[100.0, -100.0],     # class token
-                       [1.0, 2.0],          # patch tokens
-                       [3.0, 4.0]]])        # (N, T, D) = (1, 3, 2)
+    x = torch.tensor(
+        [
+            [
+                [100.0, -100.0],  # class token
+                [1.0, 2.0],  # patch tokens
+                [3.0, 4.0],
+            ]
+        ]
+    )  # (N, T, D) = (1, 3, 2)
     assert torch.equal(pool_tokens(x, "avg"), torch.tensor([[2.0, 3.0]]))
-    assert not torch.allclose(x.mean(dim=1), pool_tokens(x, "avg"))     # the mistake differs
+    assert not torch.allclose(x.mean(dim=1), pool_tokens(x, "avg"))  # the mistake differs
 
 
 def test_avg_skips_every_prefix_token():
-    x = torch.tensor([[[9.0], [7.0], [1.0], [2.0], [6.0]]])   # two prefix tokens, three patches
+    x = torch.tensor([[[9.0], [7.0], [1.0], [2.0], [6.0]]])  # two prefix tokens, three patches
     assert torch.equal(pool_tokens(x, "avg", num_prefix_tokens=2), torch.tensor([[3.0]]))
     assert torch.equal(pool_tokens(x, "avg", num_prefix_tokens=0), torch.tensor([[5.0]]))
 
@@ -36,7 +42,9 @@ def test_unknown_pool_name():
 
 
 def test_token_pool_without_class_token():
-    with pytest.raises(ValueError, match=r"global_pool='token' needs a class token, but the sequence has none"):
+    with pytest.raises(
+        ValueError, match=r"global_pool='token' needs a class token, but the sequence has none"
+    ):
         pool_tokens(torch.randn(2, 4, 4), "token", num_prefix_tokens=0)
 
 
@@ -54,7 +62,9 @@ def test_model_pools_and_normalises_like_timm(mode):
     """'token' normalises before pooling (norm), 'avg' after (fc_norm); timm's weights give timm's logits."""
     timm = pytest.importorskip("timm")
     torch.manual_seed(0)
-    config = dict(img_size=32, patch_size=8, embed_dim=48, depth=2, num_heads=4, mlp_ratio=2.0, num_classes=10)
+    config = dict(
+        img_size=32, patch_size=8, embed_dim=48, depth=2, num_heads=4, mlp_ratio=2.0, num_classes=10
+    )
     reference = timm.create_model("vit_base_patch16_224", pretrained=False, global_pool=mode, **config).eval()
     ours = VisionTransformer(global_pool=mode, **config).eval()
     ours.load_state_dict(reference.state_dict())
@@ -62,6 +72,9 @@ def test_model_pools_and_normalises_like_timm(mode):
     assert isinstance(normed, torch.nn.LayerNorm)
     x = torch.randn(3, 3, 32, 32)
     torch.testing.assert_close(ours(x), reference(x), rtol=0, atol=1e-5)
-    torch.testing.assert_close(ours.forward_head(ours.forward_features(x), pre_logits=True),
-                               reference.forward_head(reference.forward_features(x), pre_logits=True),
-                               rtol=0, atol=1e-5)
+    torch.testing.assert_close(
+        ours.forward_head(ours.forward_features(x), pre_logits=True),
+        reference.forward_head(reference.forward_features(x), pre_logits=True),
+        rtol=0,
+        atol=1e-5,
+    )

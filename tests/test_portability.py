@@ -53,8 +53,10 @@ def planted_twins(folder: Path) -> tuple[Path, Path]:
         outputs.append([nbformat.v4.new_output("stream", name="stdout", text=printed.getvalue())])
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.cells = [nbformat.v4.new_code_cell(source, outputs=out, execution_count=number)
-                      for number, (source, out) in enumerate(zip((SHAPES, TRAINING), outputs), start=1)]
+    notebook.cells = [
+        nbformat.v4.new_code_cell(source, outputs=out, execution_count=number)
+        for number, (source, out) in enumerate(zip((SHAPES, TRAINING), outputs), start=1)
+    ]
     nbformat.write(notebook, folder / "exact.ipynb")
     notebook.cells[1].metadata["tags"] = ["nbval-ignore-output"]
     nbformat.write(notebook, folder / "tagged.ipynb")
@@ -63,18 +65,37 @@ def planted_twins(folder: Path) -> tuple[Path, Path]:
 
 def test_portability_fails_on_a_training_number_compared_exactly_and_passes_it_tagged(tmp_path):
     exact, tagged = planted_twins(tmp_path)
-    native = subprocess.run([sys.executable, "-m", "pytest", "--nbval", str(exact), str(tagged),
-                             "-p", "no:cacheprovider", "-q"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    native = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval", str(exact), str(tagged), "-p", "no:cacheprovider", "-q"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert native.returncode == 0, "the planted twins must replay exactly on this machine\n" + native.stdout
 
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "portability.py"), str(exact), str(tagged),
-                             "--", f"--rootdir={tmp_path}", "-rf"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tools" / "portability.py"),
+            str(exact),
+            str(tagged),
+            "--",
+            f"--rootdir={tmp_path}",
+            "-rf",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "portability FAILED under" in result.stdout
-    assert "loss after 30 steps" in result.stdout          # nbval's diff shows the cell's output
+    assert "loss after 30 steps" in result.stdout  # nbval's diff shows the cell's output
     failed = [Path(line.split()[1]).name for line in result.stdout.splitlines() if line.startswith("FAILED")]
-    assert failed == ["exact.ipynb::Cell", "exact.ipynb::Cell"], failed   # under each setting; tagged.ipynb passed
+    assert failed == ["exact.ipynb::Cell", "exact.ipynb::Cell"], (
+        failed
+    )  # under each setting; tagged.ipynb passed
     assert result.stdout.count("1 failed, 3 passed") == 2
 
 

@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import save_file
 
 from vit_lib.data import Compose, Normalize, RandomShift, Resize, load_digits
-from vit_lib.model import ViTConfig, VisionTransformer
+from vit_lib.model import VisionTransformer, ViTConfig
 from vit_lib.pretrained import load_pretrained, save_pretrained
 from vit_lib.train import RECIPES
 
@@ -18,8 +18,18 @@ WEIGHTS = resources.files("vit_lib") / "weights"
 
 def tiny_vit() -> VisionTransformer:
     torch.manual_seed(0)
-    return VisionTransformer(ViTConfig(img_size=8, patch_size=2, in_chans=1, num_classes=3, embed_dim=16,
-                                       depth=1, num_heads=2, mlp_ratio=2.0))
+    return VisionTransformer(
+        ViTConfig(
+            img_size=8,
+            patch_size=2,
+            in_chans=1,
+            num_classes=3,
+            embed_dim=16,
+            depth=1,
+            num_heads=2,
+            mlp_ratio=2.0,
+        )
+    )
 
 
 def test_the_shipped_file_is_the_one_its_card_describes():
@@ -44,10 +54,16 @@ def test_the_shipped_digits_model_loads_and_classifies():
 def test_save_and_load_round_trip_is_exact(tmp_path):
     model = tiny_vit().eval()
     transform = Compose([Resize(8), Normalize(0.25, 0.5)])
-    sha = save_pretrained(tmp_path / "m.safetensors", model, transform, ("a", "b", "c"), info={"note": "tiny"})
+    sha = save_pretrained(
+        tmp_path / "m.safetensors", model, transform, ("a", "b", "c"), info={"note": "tiny"}
+    )
     loaded = load_pretrained(tmp_path / "m.safetensors")
     assert sha == hashlib.sha256((tmp_path / "m.safetensors").read_bytes()).hexdigest()
-    assert loaded.classes == ("a", "b", "c") and loaded.info == {"note": "tiny"} and loaded.model.config == model.config
+    assert (
+        loaded.classes == ("a", "b", "c")
+        and loaded.info == {"note": "tiny"}
+        and loaded.model.config == model.config
+    )
     x = torch.rand(5, 1, 8, 8)
     assert torch.equal(loaded.logits(x), model(transform(x)).detach())
     for name, tensor in model.state_dict().items():
@@ -55,12 +71,18 @@ def test_save_and_load_round_trip_is_exact(tmp_path):
 
 
 def test_save_refuses_a_transform_it_cannot_record(tmp_path):
-    with pytest.raises(ValueError, match=r"transform must be \[Resize,\] Normalize, got Compose\(\[RandomShift"):
-        save_pretrained(tmp_path / "m.safetensors", tiny_vit(), Compose([RandomShift(1), Normalize(0, 1)]), ("a",))
+    with pytest.raises(
+        ValueError, match=r"transform must be \[Resize,\] Normalize, got Compose\(\[RandomShift"
+    ):
+        save_pretrained(
+            tmp_path / "m.safetensors", tiny_vit(), Compose([RandomShift(1), Normalize(0, 1)]), ("a",)
+        )
 
 
 def test_load_names_a_missing_file_and_the_shipped_models(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"nowhere.safetensors: no such file \(shipped models: digits\)"):
+    with pytest.raises(
+        FileNotFoundError, match=r"nowhere.safetensors: no such file \(shipped models: digits\)"
+    ):
         load_pretrained(tmp_path / "nowhere.safetensors")
 
 

@@ -14,12 +14,12 @@ from vit_lib.trace import format_rows, recording
 
 def test_tiny_case_by_hand():
     """T = 2, d_h = 4 (scale 1/2): scaled scores [[1, 0], [0, 1]], so weights e/(1+e) and 1/(1+e)."""
-    q = torch.tensor([[1.0, 1, 0, 0], [0, 0, 2, 0]]).reshape(1, 1, 2, 4)   # (N, h, T, d_h)
+    q = torch.tensor([[1.0, 1, 0, 0], [0, 0, 2, 0]]).reshape(1, 1, 2, 4)  # (N, h, T, d_h)
     k = torch.tensor([[1.0, 1, 0, 0], [0, 0, 1, 1]]).reshape(1, 1, 2, 4)
     v = torch.tensor([[1.0, 2, 3, 4], [5, 6, 7, 8]]).reshape(1, 1, 2, 4)
-    big, small = math.e / (1 + math.e), 1 / (1 + math.e)                  # 0.731, 0.269
+    big, small = math.e / (1 + math.e), 1 / (1 + math.e)  # 0.731, 0.269
     expected_weights = torch.tensor([[big, small], [small, big]])
-    expected_out = expected_weights @ v[0, 0]                             # row 0: 0.731*v0 + 0.269*v1
+    expected_out = expected_weights @ v[0, 0]  # row 0: 0.731*v0 + 0.269*v1
 
     out, weights = explicit_attention(q, k, v)
 
@@ -35,7 +35,7 @@ def test_scale_is_one_over_sqrt_head_dim():
         k = torch.stack([torch.ones(head_dim), torch.zeros(head_dim)]).reshape(1, 1, 2, head_dim)
         v = torch.randn(1, 1, 2, head_dim)
         _, weights = explicit_attention(q, k, v)
-        gap = math.sqrt(head_dim)                     # d_h / sqrt(d_h)
+        gap = math.sqrt(head_dim)  # d_h / sqrt(d_h)
         expected = torch.tensor([1 / (1 + math.exp(-gap)), 1 / (1 + math.exp(gap))])
         torch.testing.assert_close(weights[0, 0, 0], expected, rtol=0, atol=1e-6)
 
@@ -51,7 +51,9 @@ def test_rows_sum_to_one(shape):
     torch.testing.assert_close(weights.sum(dim=-1), torch.ones(n, h, t), rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("shape", [(4, 12, 17, 64), (2, 3, 5, 7), (1, 1, 1, 4), (3, 2, 50, 16), (2, 4, 197, 32)])
+@pytest.mark.parametrize(
+    "shape", [(4, 12, 17, 64), (2, 3, 5, 7), (1, 1, 1, 4), (3, 2, 50, 16), (2, 4, 197, 32)]
+)
 def test_matches_torch_scaled_dot_product_attention(shape):
     torch.manual_seed(0)
     q, k, v = (torch.randn(shape) for _ in range(3))
@@ -75,11 +77,11 @@ def test_dropout_acts_on_weights_but_returned_weights_are_pre_dropout():
     q, k, v = (torch.randn(2, 3, 5, 8) for _ in range(3))
     spy = Spy()
     out, weights = explicit_attention(q, k, v, spy)
-    torch.testing.assert_close(spy.seen, weights, rtol=0, atol=0)        # the module saw the weights
+    torch.testing.assert_close(spy.seen, weights, rtol=0, atol=0)  # the module saw the weights
     torch.testing.assert_close(weights.sum(-1), torch.ones(2, 3, 5), rtol=0, atol=1e-6)
     expected = weights.clone()
     expected[..., 1] = 0
-    torch.testing.assert_close(out, expected @ v, rtol=0, atol=1e-6)    # the output used the dropped ones
+    torch.testing.assert_close(out, expected @ v, rtol=0, atol=1e-6)  # the output used the dropped ones
 
 
 def test_real_dropout_in_training_mode():
@@ -89,7 +91,7 @@ def test_real_dropout_in_training_mode():
     torch.manual_seed(1)
     out, weights = explicit_attention(q, k, v, drop)
     torch.manual_seed(1)
-    expected = drop(weights) @ v                                          # the same mask, drawn again
+    expected = drop(weights) @ v  # the same mask, drawn again
     torch.testing.assert_close(out, expected, rtol=0, atol=1e-6)
     torch.testing.assert_close(weights.sum(-1), torch.ones(2, 3, 5), rtol=0, atol=1e-6)
     assert not torch.allclose(out, weights @ v)
@@ -107,4 +109,6 @@ def test_records_stages_7_and_8():
     q = k = v = torch.randn(4, 12, 17, 64)
     with recording() as rows:
         explicit_attention(q, k, v)
-    assert [(r.step, r.shape) for r in rows] == [(7, (4, 12, 17, 17)), (8, (4, 12, 17, 17))], format_rows(rows)
+    assert [(r.step, r.shape) for r in rows] == [(7, (4, 12, 17, 17)), (8, (4, 12, 17, 17))], format_rows(
+        rows
+    )

@@ -1,4 +1,5 @@
-"""vit_lib.timm_compat: timm <-> vit_lib conversion is exact, matches stage by stage, refuses what it cannot express."""
+"""vit_lib.timm_compat: timm <-> vit_lib conversion is exact, matches stage by stage, refuses what "
+"it cannot express."""
 
 import dataclasses
 import functools
@@ -10,8 +11,14 @@ import torch
 from torch import nn
 
 from vit_lib import (
-    UnsupportedOptionError, ViTConfig, VisionTransformer, compare_stages, config_from_timm, from_timm,
-    timm_kwargs, to_timm,
+    UnsupportedOptionError,
+    VisionTransformer,
+    ViTConfig,
+    compare_stages,
+    config_from_timm,
+    from_timm,
+    timm_kwargs,
+    to_timm,
 )
 from vit_lib.heads import fuse_qkv
 from vit_lib.timm_compat import load_exact
@@ -42,18 +49,26 @@ def like_trained(model: nn.Module, seed: int = 0) -> nn.Module:
         for name, p in model.named_parameters():
             noise = torch.randn(p.shape, generator=g, dtype=torch.float64).to(p.dtype)
             if p.ndim >= 2 and name not in ("cls_token", "pos_embed"):
-                p.copy_(noise / p[0].numel() ** 0.5)          # weights: std 1/sqrt(fan_in)
+                p.copy_(noise / p[0].numel() ** 0.5)  # weights: std 1/sqrt(fan_in)
             elif "norm" in name and name.endswith("weight"):
-                p.copy_(1 + 0.2 * noise)                       # LayerNorm gains around 1
+                p.copy_(1 + 0.2 * noise)  # LayerNorm gains around 1
             else:
-                p.copy_(0.2 * noise)                           # biases, class token, positions
+                p.copy_(0.2 * noise)  # biases, class token, positions
     return model
 
 
 def timm_model(dtype=torch.float32, fused_attn=True, **kwargs) -> nn.Module:
     """A small timm VisionTransformer with trained-like weights, in eval mode."""
-    kwargs = {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 4, "mlp_ratio": 2.0,
-              "num_classes": 10, **kwargs}
+    kwargs = {
+        "img_size": 32,
+        "patch_size": 8,
+        "embed_dim": 32,
+        "depth": 2,
+        "num_heads": 4,
+        "mlp_ratio": 2.0,
+        "num_classes": 10,
+        **kwargs,
+    }
     model = timm_vit.VisionTransformer(**kwargs)
     for block in model.blocks:
         block.attn.fused_attn = fused_attn
@@ -63,29 +78,83 @@ def timm_model(dtype=torch.float32, fused_attn=True, **kwargs) -> nn.Module:
 def images_for(model: nn.Module, batch: int = 2, dtype=torch.float32, seed: int = 1) -> torch.Tensor:
     h, w = model.patch_embed.img_size
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(batch, model.patch_embed.proj.in_channels, h, w, generator=g, dtype=torch.float64).to(dtype)
+    return torch.randn(batch, model.patch_embed.proj.in_channels, h, w, generator=g, dtype=torch.float64).to(
+        dtype
+    )
 
 
 # The grid: every option both libraries express, each value in at least one case, small widths.
 GRID = {
     "d1-square-token": dict(depth=1, img_size=32, patch_size=8, embed_dim=32, num_heads=4),
-    "d2-wide-image-avg": dict(depth=2, img_size=(16, 32), patch_size=8, embed_dim=24, num_heads=3, global_pool="avg"),
-    "d3-tall-rect-patch-avg-nocls": dict(depth=3, img_size=(24, 16), patch_size=(8, 4), embed_dim=16, num_heads=2,
-                                         global_pool="avg", class_token=False),
-    "d4-no-qkv-bias-explicit": dict(depth=4, img_size=28, patch_size=7, embed_dim=48, num_heads=6, qkv_bias=False,
-                                    fused_attn=False),
-    "d2-one-head-no-head": dict(depth=2, img_size=32, patch_size=16, embed_dim=64, num_heads=1, num_classes=0,
-                                mlp_ratio=1.5),
-    "d1-gray-rect-avg-explicit": dict(depth=1, img_size=(8, 40), patch_size=(4, 8), in_chans=1, embed_dim=40,
-                                      num_heads=5, global_pool="avg", qkv_bias=False, fused_attn=False),
-    "d3-many-tokens-nocls-explicit": dict(depth=3, img_size=32, patch_size=4, embed_dim=32, num_heads=8,
-                                          global_pool="avg", class_token=False, fused_attn=False, num_classes=7),
-    "d2-no-bias-avg-no-head": dict(depth=2, img_size=16, patch_size=2, embed_dim=16, num_heads=4, qkv_bias=False,
-                                   num_classes=0, global_pool="avg"),
-    "d4-rect-mlp3-eps1e-5": dict(depth=4, img_size=(32, 24), patch_size=8, embed_dim=24, num_heads=2, mlp_ratio=3.0,
-                                 norm_layer=functools.partial(nn.LayerNorm, eps=1e-5)),
-    "d1-cls-avg-mlp4": dict(depth=1, img_size=24, patch_size=6, embed_dim=36, num_heads=3, global_pool="avg",
-                            mlp_ratio=4.0, num_classes=3),
+    "d2-wide-image-avg": dict(
+        depth=2, img_size=(16, 32), patch_size=8, embed_dim=24, num_heads=3, global_pool="avg"
+    ),
+    "d3-tall-rect-patch-avg-nocls": dict(
+        depth=3,
+        img_size=(24, 16),
+        patch_size=(8, 4),
+        embed_dim=16,
+        num_heads=2,
+        global_pool="avg",
+        class_token=False,
+    ),
+    "d4-no-qkv-bias-explicit": dict(
+        depth=4, img_size=28, patch_size=7, embed_dim=48, num_heads=6, qkv_bias=False, fused_attn=False
+    ),
+    "d2-one-head-no-head": dict(
+        depth=2, img_size=32, patch_size=16, embed_dim=64, num_heads=1, num_classes=0, mlp_ratio=1.5
+    ),
+    "d1-gray-rect-avg-explicit": dict(
+        depth=1,
+        img_size=(8, 40),
+        patch_size=(4, 8),
+        in_chans=1,
+        embed_dim=40,
+        num_heads=5,
+        global_pool="avg",
+        qkv_bias=False,
+        fused_attn=False,
+    ),
+    "d3-many-tokens-nocls-explicit": dict(
+        depth=3,
+        img_size=32,
+        patch_size=4,
+        embed_dim=32,
+        num_heads=8,
+        global_pool="avg",
+        class_token=False,
+        fused_attn=False,
+        num_classes=7,
+    ),
+    "d2-no-bias-avg-no-head": dict(
+        depth=2,
+        img_size=16,
+        patch_size=2,
+        embed_dim=16,
+        num_heads=4,
+        qkv_bias=False,
+        num_classes=0,
+        global_pool="avg",
+    ),
+    "d4-rect-mlp3-eps1e-5": dict(
+        depth=4,
+        img_size=(32, 24),
+        patch_size=8,
+        embed_dim=24,
+        num_heads=2,
+        mlp_ratio=3.0,
+        norm_layer=functools.partial(nn.LayerNorm, eps=1e-5),
+    ),
+    "d1-cls-avg-mlp4": dict(
+        depth=1,
+        img_size=24,
+        patch_size=6,
+        embed_dim=36,
+        num_heads=3,
+        global_pool="avg",
+        mlp_ratio=4.0,
+        num_classes=3,
+    ),
 }
 DTYPES = [torch.float32, torch.float64]
 
@@ -101,7 +170,7 @@ def test_logits_match_timm(case, dtype):
     assert got.shape == expected.shape
     delta = (got - expected).abs().max().item()
     assert delta <= TOLERANCE[dtype], f"{case}: logits max |Δ| = {delta:.2e}"
-    assert expected.abs().max() > 0.1        # the numbers compared are not all tiny
+    assert expected.abs().max() > 0.1  # the numbers compared are not all tiny
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -137,10 +206,18 @@ def test_compare_stages_locates_a_difference():
     ours = from_timm(reference)
     x = images_for(reference)
     deltas = compare_stages(ours, reference, x)
-    assert list(deltas) == ["patch embedding", "block 0", "block 1", "block 2", "final norm", "pooled", "logits"]
+    assert list(deltas) == [
+        "patch embedding",
+        "block 0",
+        "block 1",
+        "block 2",
+        "final norm",
+        "pooled",
+        "logits",
+    ]
     assert max(deltas.values()) <= 1e-5
     with torch.no_grad():
-        ours.blocks[1].mlp.fc2.bias[0] += 0.1      # one feature: a uniform shift would vanish in a LayerNorm
+        ours.blocks[1].mlp.fc2.bias[0] += 0.1  # one feature: a uniform shift would vanish in a LayerNorm
     deltas = compare_stages(ours, reference, x)
     assert deltas["patch embedding"] == deltas["block 0"] == 0.0
     assert all(deltas[name] > 1e-3 for name in ["block 1", "block 2", "final norm", "pooled", "logits"])
@@ -150,7 +227,7 @@ def test_compare_stages_locates_a_difference():
 def test_fused_and_explicit_attention_agree_across_libraries(dtype):
     reference = timm_model(dtype=dtype, fused_attn=False, depth=3)
     ours = from_timm(reference)
-    ours.fused_attn = True                      # ours fused, timm explicit
+    ours.fused_attn = True  # ours fused, timm explicit
     deltas = compare_stages(ours, reference, images_for(reference, dtype=dtype))
     assert max(deltas.values()) <= TOLERANCE[dtype]
 
@@ -174,7 +251,7 @@ def test_dropped_qkv_bias_is_refused():
     """strict=False would silently drop timm's qkv biases; load_exact names them."""
     reference = timm_model(qkv_bias=True)
     no_bias = VisionTransformer(from_timm(reference).config, qkv_bias=False)
-    result = no_bias.load_state_dict(reference.state_dict(), strict=False)       # the silent way
+    result = no_bias.load_state_dict(reference.state_dict(), strict=False)  # the silent way
     assert result.unexpected_keys == ["blocks.0.attn.qkv.bias", "blocks.1.attn.qkv.bias"]
     with pytest.raises(KeyError, match=r"unused \['blocks.0.attn.qkv.bias', 'blocks.1.attn.qkv.bias'\]"):
         load_exact(no_bias, reference.state_dict(), "timm")
@@ -197,10 +274,10 @@ def test_avg_pool_skips_the_class_token_and_normalises_after_pooling():
     assert isinstance(ours.norm, nn.Identity) and isinstance(ours.fc_norm, nn.LayerNorm)
     x = images_for(reference)
     with torch.no_grad():
-        tokens = ours.forward_features(x)                          # (N, T, D), no norm applied yet
-        right = ours.fc_norm(tokens[:, 1:].mean(dim=1))             # pool the patches, then normalise
-        with_cls = ours.fc_norm(tokens.mean(dim=1))                 # the class token in the mean
-        norm_first = ours.fc_norm(tokens)[:, 1:].mean(dim=1)        # normalise, then pool
+        tokens = ours.forward_features(x)  # (N, T, D), no norm applied yet
+        right = ours.fc_norm(tokens[:, 1:].mean(dim=1))  # pool the patches, then normalise
+        with_cls = ours.fc_norm(tokens.mean(dim=1))  # the class token in the mean
+        norm_first = ours.fc_norm(tokens)[:, 1:].mean(dim=1)  # normalise, then pool
         pooled = ours.forward_head(tokens, pre_logits=True)
         expected = reference.forward_head(reference.forward_features(x), pre_logits=True)
     torch.testing.assert_close(pooled, right, rtol=0, atol=1e-6)
@@ -210,15 +287,16 @@ def test_avg_pool_skips_the_class_token_and_normalises_after_pooling():
 
 
 def test_separate_qkv_fuse_in_timm_order():
-    """A checkpoint with separate q, k, v maps onto timm's qkv as [q | k | v], rows stacked, not interleaved."""
+    """A checkpoint with separate q, k, v maps onto timm's qkv as [q | k | v], rows stacked, not "
+    "interleaved."""
     reference = timm_model(embed_dim=32, num_heads=4)
     attn = reference.blocks[0].attn
     inner = attn.num_heads * attn.head_dim
     q, k, v = (nn.Linear(32, inner) for _ in range(3))
     with torch.no_grad():
-        for i, m in enumerate((q, k, v)):                      # separate maps cut out of timm's fused one
-            m.weight.copy_(attn.qkv.weight[i * inner:(i + 1) * inner])
-            m.bias.copy_(attn.qkv.bias[i * inner:(i + 1) * inner])
+        for i, m in enumerate((q, k, v)):  # separate maps cut out of timm's fused one
+            m.weight.copy_(attn.qkv.weight[i * inner : (i + 1) * inner])
+            m.bias.copy_(attn.qkv.bias[i * inner : (i + 1) * inner])
     fused = fuse_qkv(q, k, v)
     assert torch.equal(fused.weight, attn.qkv.weight) and torch.equal(fused.bias, attn.qkv.bias)
     ours = from_timm(reference)
@@ -239,8 +317,8 @@ def _interleave_heads(q: nn.Linear, k: nn.Linear, v: nn.Linear, heads: int) -> n
     d_h = q.out_features // heads
     fused = nn.Linear(q.in_features, 3 * q.out_features)
     with torch.no_grad():
-        w = torch.stack([m.weight.view(heads, d_h, -1) for m in (q, k, v)], dim=1)   # (h, 3, d_h, D)
-        b = torch.stack([m.bias.view(heads, d_h) for m in (q, k, v)], dim=1)         # (h, 3, d_h)
+        w = torch.stack([m.weight.view(heads, d_h, -1) for m in (q, k, v)], dim=1)  # (h, 3, d_h, D)
+        b = torch.stack([m.bias.view(heads, d_h) for m in (q, k, v)], dim=1)  # (h, 3, d_h)
         fused.weight.copy_(w.reshape(3 * q.out_features, -1))
         fused.bias.copy_(b.reshape(-1))
     return fused
@@ -248,14 +326,49 @@ def _interleave_heads(q: nn.Linear, k: nn.Linear, v: nn.Linear, heads: int) -> n
 
 ROUND_TRIP = {
     "seed-like": ViTConfig(img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=4, mlp_ratio=2.0),
-    "avg-nocls-no-bias": ViTConfig(img_size=(16, 24), patch_size=(4, 8), embed_dim=24, depth=1, num_heads=3,
-                                   global_pool="avg", class_token=False, qkv_bias=False, num_classes=0),
-    "avg-cls-explicit-eps": ViTConfig(img_size=24, patch_size=6, in_chans=2, embed_dim=16, depth=3, num_heads=2,
-                                      global_pool="avg", fused_attn=False, norm_eps=1e-5, num_classes=5),
-    "dropout": ViTConfig(img_size=16, patch_size=4, embed_dim=16, depth=1, num_heads=2, drop_rate=0.1,
-                         attn_drop_rate=0.2, mlp_ratio=1.5),
-    "patch-dropout": ViTConfig(img_size=16, patch_size=4, embed_dim=16, depth=2, num_heads=2, patch_drop_rate=0.25,
-                               global_pool="avg", class_token=False),
+    "avg-nocls-no-bias": ViTConfig(
+        img_size=(16, 24),
+        patch_size=(4, 8),
+        embed_dim=24,
+        depth=1,
+        num_heads=3,
+        global_pool="avg",
+        class_token=False,
+        qkv_bias=False,
+        num_classes=0,
+    ),
+    "avg-cls-explicit-eps": ViTConfig(
+        img_size=24,
+        patch_size=6,
+        in_chans=2,
+        embed_dim=16,
+        depth=3,
+        num_heads=2,
+        global_pool="avg",
+        fused_attn=False,
+        norm_eps=1e-5,
+        num_classes=5,
+    ),
+    "dropout": ViTConfig(
+        img_size=16,
+        patch_size=4,
+        embed_dim=16,
+        depth=1,
+        num_heads=2,
+        drop_rate=0.1,
+        attn_drop_rate=0.2,
+        mlp_ratio=1.5,
+    ),
+    "patch-dropout": ViTConfig(
+        img_size=16,
+        patch_size=4,
+        embed_dim=16,
+        depth=2,
+        num_heads=2,
+        patch_drop_rate=0.25,
+        global_pool="avg",
+        class_token=False,
+    ),
 }
 
 
@@ -284,10 +397,20 @@ def test_round_trip_timm_ours_timm_keeps_everything():
 
 
 def test_to_timm_kwargs_build_the_same_model():
-    config = ViTConfig(img_size=(16, 32), patch_size=8, embed_dim=32, depth=2, num_heads=4, drop_rate=0.1,
-                       attn_drop_rate=0.05, norm_eps=1e-5, global_pool="avg", num_classes=0)
+    config = ViTConfig(
+        img_size=(16, 32),
+        patch_size=8,
+        embed_dim=32,
+        depth=2,
+        num_heads=4,
+        drop_rate=0.1,
+        attn_drop_rate=0.05,
+        norm_eps=1e-5,
+        global_pool="avg",
+        num_classes=0,
+    )
     kwargs = timm_kwargs(config)
-    assert kwargs["proj_drop_rate"] == 0.1 and "drop_rate" not in kwargs     # timm's drop_rate is head dropout
+    assert kwargs["proj_drop_rate"] == 0.1 and "drop_rate" not in kwargs  # timm's drop_rate is head dropout
     built = timm_vit.VisionTransformer(**kwargs)
     assert config_from_timm(built) == dataclasses.replace(config, fused_attn=built.blocks[0].attn.fused_attn)
 
@@ -305,11 +428,11 @@ def test_patch_dropout_drops_the_same_tokens_as_timm_for_the_same_seed(class_tok
         with torch.no_grad():
             outputs.append(model.forward_features(x))
     expected, got = outputs
-    assert got.shape == expected.shape == (3, int(class_token) + 9, 32)   # int(16 * 0.6) = 9 patches kept
+    assert got.shape == expected.shape == (3, int(class_token) + 9, 32)  # int(16 * 0.6) = 9 patches kept
     assert (got - expected).abs().max() <= TOLERANCE[torch.float32]
     torch.manual_seed(8)
     with torch.no_grad():
-        assert not torch.allclose(ours.forward_features(x), got)           # another seed, other tokens
+        assert not torch.allclose(ours.forward_features(x), got)  # another seed, other tokens
 
 
 def test_ordered_patch_dropout_is_refused():
@@ -321,7 +444,9 @@ def test_ordered_patch_dropout_is_refused():
 
 def test_registered_timm_architecture_converts_without_download():
     timm = pytest.importorskip("timm")
-    reference = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=64, num_classes=10).eval()
+    reference = timm.create_model(
+        "vit_tiny_patch16_224", pretrained=False, img_size=64, num_classes=10
+    ).eval()
     ours = from_timm(reference)
     assert (ours.config.embed_dim, ours.config.depth, ours.config.num_heads) == (192, 12, 3)
     x = images_for(reference, batch=1)
@@ -359,36 +484,52 @@ UNSUPPORTED = {
 @pytest.mark.parametrize("option", UNSUPPORTED)
 def test_unsupported_timm_option_is_named(option):
     kwargs, message = UNSUPPORTED[option]
-    model = timm_vit.VisionTransformer(img_size=16, patch_size=8, embed_dim=16, depth=2, num_heads=2, **kwargs)
+    model = timm_vit.VisionTransformer(
+        img_size=16, patch_size=8, embed_dim=16, depth=2, num_heads=2, **kwargs
+    )
     with pytest.raises(UnsupportedOptionError, match=message):
         from_timm(model)
 
 
 def test_every_unsupported_option_is_listed_at_once():
-    model = timm_vit.VisionTransformer(img_size=16, patch_size=8, embed_dim=16, depth=1, num_heads=2,
-                                       init_values=1e-5, reg_tokens=1, qk_norm=True)
+    model = timm_vit.VisionTransformer(
+        img_size=16,
+        patch_size=8,
+        embed_dim=16,
+        depth=1,
+        num_heads=2,
+        init_values=1e-5,
+        reg_tokens=1,
+        qk_norm=True,
+    )
     with pytest.raises(UnsupportedOptionError, match=r"(?s)reg_tokens=1.*init_values.*qk_norm=True"):
         config_from_timm(model)
 
 
 def test_timm_subclass_is_refused():
     distilled = pytest.importorskip("timm.models.deit").VisionTransformerDistilled(
-        img_size=16, patch_size=8, embed_dim=16, depth=1, num_heads=2)
+        img_size=16, patch_size=8, embed_dim=16, depth=1, num_heads=2
+    )
     with pytest.raises(UnsupportedOptionError, match=r"model class VisionTransformerDistilled"):
         from_timm(distilled)
 
 
 def test_to_timm_refuses_sincos_positions():
-    ours = VisionTransformer(ViTConfig(img_size=16, patch_size=8, embed_dim=16, depth=1, num_heads=2,
-                                       pos_embed="sincos"))
-    with pytest.raises(UnsupportedOptionError, match=r"pos_embed='sincos': timm's VisionTransformer has learned"):
+    ours = VisionTransformer(
+        ViTConfig(img_size=16, patch_size=8, embed_dim=16, depth=1, num_heads=2, pos_embed="sincos")
+    )
+    with pytest.raises(
+        UnsupportedOptionError, match=r"pos_embed='sincos': timm's VisionTransformer has learned"
+    ):
         to_timm(ours)
 
 
 def test_to_timm_refuses_an_attention_width_other_than_d():
     """The seed configuration: h * d_h = 12 * 64 = 768 != D = 1024."""
     config = ViTConfig(img_size=32, patch_size=8, embed_dim=1024, depth=1, num_heads=12, head_dim=64)
-    with pytest.raises(UnsupportedOptionError, match=r"head_dim=64: h \* d_h = 12 \* 64 = 768 != embed_dim 1024"):
+    with pytest.raises(
+        UnsupportedOptionError, match=r"head_dim=64: h \* d_h = 12 \* 64 = 768 != embed_dim 1024"
+    ):
         timm_kwargs(config)
 
 

@@ -1,4 +1,5 @@
-"""vit_lib.tokens: the class token goes first, positions broadcast, sin-cos follows its formula, errors name numbers."""
+"""vit_lib.tokens: the class token goes first, positions broadcast, sin-cos follows its formula, "
+"errors name numbers."""
 
 import math
 
@@ -28,11 +29,13 @@ def test_prepend_shares_one_class_token_across_the_batch():
 
 
 def test_add_pos_embed_broadcasts_one_table_over_the_batch():
-    tokens = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]],
-                           [[10.0, 20.0], [30.0, 40.0], [50.0, 60.0]]])   # (2, 3, 2)
-    table = torch.tensor([[[0.5, -1.0], [0.0, 2.0], [-3.0, 0.25]]])       # (1, 3, 2)
-    expected = torch.tensor([[[1.5, 1.0], [3.0, 6.0], [2.0, 6.25]],
-                             [[10.5, 19.0], [30.0, 42.0], [47.0, 60.25]]])
+    tokens = torch.tensor(
+        [[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], [[10.0, 20.0], [30.0, 40.0], [50.0, 60.0]]]
+    )  # (2, 3, 2)
+    table = torch.tensor([[[0.5, -1.0], [0.0, 2.0], [-3.0, 0.25]]])  # (1, 3, 2)
+    expected = torch.tensor(
+        [[[1.5, 1.0], [3.0, 6.0], [2.0, 6.25]], [[10.5, 19.0], [30.0, 42.0], [47.0, 60.25]]]
+    )
     assert torch.equal(add_pos_embed(tokens, table), expected)
 
 
@@ -49,8 +52,16 @@ def test_sincos_values_match_the_formula_by_hand():
     """D = 8: two frequencies, omega = (1, 1/100). Grid 2 x 3, one prefix token."""
     table = sincos_pos_embed((2, 3), 8)
     # token 1 + (1 * 3 + 2) = 6 is the patch at row 1, column 2
-    expected = [math.sin(1), math.sin(0.01), math.cos(1), math.cos(0.01),
-                math.sin(2), math.sin(0.02), math.cos(2), math.cos(0.02)]
+    expected = [
+        math.sin(1),
+        math.sin(0.01),
+        math.cos(1),
+        math.cos(0.01),
+        math.sin(2),
+        math.sin(0.02),
+        math.cos(2),
+        math.cos(0.02),
+    ]
     torch.testing.assert_close(table[0, 6], torch.tensor(expected), rtol=0, atol=1e-7)
     # the first patch (row 0, column 0): all sines 0, all cosines 1
     torch.testing.assert_close(table[0, 1], torch.tensor([0.0, 0, 1, 1, 0, 0, 1, 1]), rtol=0, atol=0)
@@ -66,7 +77,9 @@ def test_sincos_matches_timm_up_to_feature_order():
     pos_embed_sincos = pytest.importorskip("timm.layers.pos_embed_sincos")
     dim, q = 32, 8
     ours = sincos_pos_embed((3, 5), dim, num_prefix_tokens=0)[0]
-    order = torch.cat([torch.arange(0, q), torch.arange(2 * q, 3 * q), torch.arange(q, 2 * q), torch.arange(3 * q, 4 * q)])
+    order = torch.cat(
+        [torch.arange(0, q), torch.arange(2 * q, 3 * q), torch.arange(q, 2 * q), torch.arange(3 * q, 4 * q)]
+    )
     reference = pos_embed_sincos.build_sincos2d_pos_embed([3, 5], dim=dim)
     torch.testing.assert_close(ours[:, order], reference, rtol=0, atol=1e-6)
 
@@ -87,22 +100,30 @@ def test_prepend_rejects_a_class_token_of_the_wrong_width():
 
 
 def test_prepend_rejects_tokens_without_a_batch_axis():
-    with pytest.raises(ValueError, match=r"expected patch tokens of shape \(N, T-1, D\), got 2-D shape \(16, 1024\)"):
+    with pytest.raises(
+        ValueError, match=r"expected patch tokens of shape \(N, T-1, D\), got 2-D shape \(16, 1024\)"
+    ):
         prepend_class_token(torch.zeros(16, 1024), torch.zeros(1, 1, 1024))
 
 
 def test_add_pos_embed_rejects_a_table_without_class_position():
-    with pytest.raises(ValueError, match=r"pos_embed has 16 positions .* the sequence has 17 tokens .*class token"):
+    with pytest.raises(
+        ValueError, match=r"pos_embed has 16 positions .* the sequence has 17 tokens .*class token"
+    ):
         add_pos_embed(torch.zeros(4, 17, 1024), torch.zeros(1, 16, 1024))
 
 
 def test_add_pos_embed_rejects_a_table_of_the_wrong_width():
-    with pytest.raises(ValueError, match=r"positions of width 768, but the sequence has 17 tokens of width 1024"):
+    with pytest.raises(
+        ValueError, match=r"positions of width 768, but the sequence has 17 tokens of width 1024"
+    ):
         add_pos_embed(torch.zeros(4, 17, 1024), torch.zeros(1, 17, 768))
 
 
 def test_add_pos_embed_rejects_a_table_without_its_batch_axis():
-    with pytest.raises(ValueError, match=r"pos_embed must have shape \(1, T, D\), got 2-D shape \(17, 1024\)"):
+    with pytest.raises(
+        ValueError, match=r"pos_embed must have shape \(1, T, D\), got 2-D shape \(17, 1024\)"
+    ):
         add_pos_embed(torch.zeros(4, 17, 1024), torch.zeros(17, 1024))
 
 
@@ -111,7 +132,7 @@ def test_model_gives_the_class_token_position_zero():
     torch.manual_seed(0)
     model = VisionTransformer(img_size=16, patch_size=8, embed_dim=8, depth=1, num_heads=2, num_classes=0)
     x = torch.randn(2, 3, 16, 16)
-    tokens = model.embed(x)                                          # (N, T, D)
+    tokens = model.embed(x)  # (N, T, D)
     torch.testing.assert_close(tokens[:, 0], (model.cls_token + model.pos_embed[:, 0])[:, 0].expand(2, -1))
     torch.testing.assert_close(tokens[:, 1:], model.patch_embed(x) + model.pos_embed[:, 1:])
 

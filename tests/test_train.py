@@ -12,25 +12,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import requires_fashion_mnist
+
 from vit_lib.data import (
     FASHION_MNIST_FILES,
+    DataSplits,
     Normalize,
     RandomHorizontalFlip,
     RandomShift,
     Resize,
-    load_dataset,
     Split,
-    DataSplits,
     find_fashion_mnist,
+    load_dataset,
     load_digits,
     load_fashion_mnist,
     read_idx,
+    shift_images,
     stratified_split,
 )
-from vit_lib.model import ViTConfig, VisionTransformer
-from vit_lib.data import shift_images
+from vit_lib.model import VisionTransformer, ViTConfig
 from vit_lib.train import RECIPES, History, TrainConfig, Trainer, WarmupCosine, main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,10 +38,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # ----------------------------------------------------------------------------- helpers
 
+
 def tiny_vit(seed: int = 0, **overrides) -> VisionTransformer:
     torch.manual_seed(seed)
-    kw = dict(img_size=8, patch_size=2, in_chans=1, num_classes=10, embed_dim=32, depth=1,
-              num_heads=2, mlp_ratio=2.0)
+    kw = dict(
+        img_size=8,
+        patch_size=2,
+        in_chans=1,
+        num_classes=10,
+        embed_dim=32,
+        depth=1,
+        num_heads=2,
+        mlp_ratio=2.0,
+    )
     kw.update(overrides)
     return VisionTransformer(ViTConfig(**kw))
 
@@ -54,8 +63,9 @@ def digits() -> DataSplits:
 @pytest.fixture(scope="module")
 def small_digits(digits) -> DataSplits:
     """96 training images: enough for a few steps, fast enough for a unit test."""
-    return DataSplits("digits", digits.train.subset(range(96)), digits.val.subset(range(64)),
-                      digits.test, digits.classes)
+    return DataSplits(
+        "digits", digits.train.subset(range(96)), digits.val.subset(range(64)), digits.test, digits.classes
+    )
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool) -> None:
@@ -67,6 +77,7 @@ def write_idx(path: Path, array: np.ndarray, compress: bool) -> None:
 
 # ----------------------------------------------------------------------------- data
 
+
 def test_digits_split_is_stratified_disjoint_and_fixed(digits):
     assert digits.sizes() == {"train": 1259, "val": 179, "test": 359}
     assert digits.image_shape == (1, 8, 8)
@@ -74,12 +85,16 @@ def test_digits_split_is_stratified_disjoint_and_fixed(digits):
     assert total.shape[0] == 1797
     assert 0.0 <= digits.train.images.min() and digits.train.images.max() <= 1.0
     # every class in every split in the same proportion (within one image of rounding)
-    all_counts = np.bincount(np.concatenate([s.labels.numpy() for s in (digits.train, digits.val, digits.test)]))
+    all_counts = np.bincount(
+        np.concatenate([s.labels.numpy() for s in (digits.train, digits.val, digits.test)])
+    )
     for split, fraction in ((digits.val, 0.1), (digits.test, 0.2)):
         counts = np.bincount(split.labels.numpy(), minlength=10)
         assert np.all(np.abs(counts - fraction * all_counts) <= 1), counts
     # no image is in two splits: compare the images themselves (the bundled set has no duplicates)
-    keys = [{tuple(img.flatten().tolist()) for img in s.images} for s in (digits.train, digits.val, digits.test)]
+    keys = [
+        {tuple(img.flatten().tolist()) for img in s.images} for s in (digits.train, digits.val, digits.test)
+    ]
     assert sum(map(len, keys)) == len(set().union(*keys)) == 1797
     # the split never changes
     again = load_digits()
@@ -116,7 +131,9 @@ def test_read_idx_rejects_a_truncated_file(tmp_path):
     images = np.zeros((2, 3, 4), dtype=np.uint8)
     write_idx(tmp_path / "images", images, compress=False)
     (tmp_path / "short").write_bytes((tmp_path / "images").read_bytes()[:-5])
-    with pytest.raises(ValueError, match=r"header says shape \(2, 3, 4\) \(24 bytes of data\), but the file holds 19"):
+    with pytest.raises(
+        ValueError, match=r"header says shape \(2, 3, 4\) \(24 bytes of data\), but the file holds 19"
+    ):
         read_idx(tmp_path / "short")
 
 
@@ -132,15 +149,21 @@ def test_read_idx_rejects_an_unknown_type_code(tmp_path):
         read_idx(tmp_path / "odd")
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: Normalize(0.5, 0.0), "std must be positive, got 0.0"),
-    (lambda: RandomShift(-1), "max_shift must be >= 0, got -1"),
-    (lambda: Resize(0), "size must be at least 1, got 0"),
-    (lambda: RandomHorizontalFlip(1.5), r"p must be in \[0, 1\], got 1.5"),
-    (lambda: load_dataset("mnist"), "unknown dataset 'mnist'; expected 'digits' or 'fashion-mnist'"),
-    (lambda: Split(torch.zeros(3, 1, 8, 8), torch.zeros(4)), r"3 images but labels of shape \(4,\)"),
-    (lambda: Split(torch.zeros(3, 8, 8), torch.zeros(3)), r"images must be \(N, C, H, W\), got shape \(3, 8, 8\)"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: Normalize(0.5, 0.0), "std must be positive, got 0.0"),
+        (lambda: RandomShift(-1), "max_shift must be >= 0, got -1"),
+        (lambda: Resize(0), "size must be at least 1, got 0"),
+        (lambda: RandomHorizontalFlip(1.5), r"p must be in \[0, 1\], got 1.5"),
+        (lambda: load_dataset("mnist"), "unknown dataset 'mnist'; expected 'digits' or 'fashion-mnist'"),
+        (lambda: Split(torch.zeros(3, 1, 8, 8), torch.zeros(4)), r"3 images but labels of shape \(4,\)"),
+        (
+            lambda: Split(torch.zeros(3, 8, 8), torch.zeros(3)),
+            r"images must be \(N, C, H, W\), got shape \(3, 8, 8\)",
+        ),
+    ],
+)
 def test_data_objects_reject_bad_arguments(make, message):
     with pytest.raises(ValueError, match=message):
         make()
@@ -149,8 +172,12 @@ def test_data_objects_reject_bad_arguments(make, message):
 def test_fashion_mnist_loader_reads_a_small_fake_copy(tmp_path):
     rng = np.random.default_rng(0)
     for part, n in (("train", 40), ("t10k", 20)):
-        write_idx(tmp_path / f"{part}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), True)
-        write_idx(tmp_path / f"{part}-labels-idx1-ubyte", np.tile(np.arange(10, dtype=np.uint8), n // 10), False)
+        write_idx(
+            tmp_path / f"{part}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), True
+        )
+        write_idx(
+            tmp_path / f"{part}-labels-idx1-ubyte", np.tile(np.arange(10, dtype=np.uint8), n // 10), False
+        )
     with pytest.raises(ValueError, match="val_size must be between 1 and 39, got 40"):
         load_fashion_mnist(tmp_path, val_size=40)
     data = load_fashion_mnist(tmp_path, val_size=10)
@@ -174,8 +201,13 @@ def test_fashion_mnist_smoke_one_training_step():
     data = load_fashion_mnist()
     assert data.sizes() == {"train": 55000, "val": 5000, "test": 10000}
     assert data.image_shape == (1, 28, 28)
-    small = DataSplits("fashion-mnist", data.train.subset(range(64)), data.val.subset(range(64)),
-                       data.test.subset(range(64)), data.classes)
+    small = DataSplits(
+        "fashion-mnist",
+        data.train.subset(range(64)),
+        data.val.subset(range(64)),
+        data.test.subset(range(64)),
+        data.classes,
+    )
     model = tiny_vit(img_size=28, patch_size=7)
     config = TrainConfig(epochs=3, batch_size=64, warmup_epochs=0, max_shift=2, hflip=True)
     trainer = Trainer(model, small, config, progress=False)
@@ -197,11 +229,11 @@ def loop_shift(image: torch.Tensor, dy: int, dx: int, fill: float = 0.0) -> torc
 
 @pytest.mark.parametrize("dy, dx", [(0, 0), (1, 0), (0, 1), (-2, 1), (3, -3), (5, 0), (-7, 7)])
 def test_shift_images_moves_down_and_right(dy, dx):
-    images = torch.arange(2 * 2 * 5 * 6, dtype=torch.float32).reshape(2, 2, 5, 6) + 1   # no zeros
+    images = torch.arange(2 * 2 * 5 * 6, dtype=torch.float32).reshape(2, 2, 5, 6) + 1  # no zeros
     got = shift_images(images, dy, dx, fill=-1.0)
     for n in range(2):
         assert torch.equal(got[n], loop_shift(images[n], dy, dx, fill=-1.0)), (dy, dx)
-    if (dy, dx) == (1, 0):      # down by one: the first row is new, the rest is the image's top
+    if (dy, dx) == (1, 0):  # down by one: the first row is new, the rest is the image's top
         assert torch.equal(got[..., 1:, :], images[..., :-1, :]) and (got[..., 0, :] == -1).all()
 
 
@@ -215,15 +247,19 @@ def test_shift_images_takes_one_shift_per_image():
 
 
 def test_random_shift_draws_shifts_in_range_with_the_same_convention():
-    images = torch.rand(64, 1, 7, 7) + 0.5           # distinct values, none equal to the fill
+    images = torch.rand(64, 1, 7, 7) + 0.5  # distinct values, none equal to the fill
     got = RandomShift(2)(images, torch.Generator().manual_seed(0))
     used = set()
     for n in range(64):
-        matches = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
-                   if torch.equal(got[n], loop_shift(images[n], dy, dx))]
+        matches = [
+            (dy, dx)
+            for dy in range(-2, 3)
+            for dx in range(-2, 3)
+            if torch.equal(got[n], loop_shift(images[n], dy, dx))
+        ]
         assert len(matches) == 1, n
         used.add(matches[0])
-    assert len(used) >= 15                          # of 25: the draws cover the range
+    assert len(used) >= 15  # of 25: the draws cover the range
 
 
 def test_random_shift_moves_whole_images_and_is_seeded():
@@ -247,15 +283,16 @@ def test_normalize_fits_training_statistics():
 
 # ----------------------------------------------------------------------------- schedule
 
+
 def test_warmup_cosine_values():
     schedule = WarmupCosine(warmup_steps=10, total_steps=110, min_ratio=0.01)
-    assert schedule(0) == pytest.approx(0.1)                 # first step already moves
+    assert schedule(0) == pytest.approx(0.1)  # first step already moves
     assert schedule(4) == pytest.approx(0.5)
-    assert schedule(9) == pytest.approx(1.0)                 # end of warm-up: the peak
-    assert schedule(10) == pytest.approx(1.0)                # cosine starts at the peak
+    assert schedule(9) == pytest.approx(1.0)  # end of warm-up: the peak
+    assert schedule(10) == pytest.approx(1.0)  # cosine starts at the peak
     assert schedule(60) == pytest.approx(0.01 + 0.99 * 0.5)  # half-way down
-    assert schedule(110) == pytest.approx(0.01)              # the end
-    assert schedule(500) == pytest.approx(0.01)              # and it stays there
+    assert schedule(110) == pytest.approx(0.01)  # the end
+    assert schedule(500) == pytest.approx(0.01)  # and it stays there
 
 
 def test_warmup_cosine_rejects_bad_steps():
@@ -273,12 +310,15 @@ def test_trainer_steps_the_schedule_every_batch(small_digits):
     assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"label_smoothing": 1.5}, r"label_smoothing must be in \[0, 1\), got 1.5"),
-    ({"batch_size": 0}, "batch_size must be at least 1, got 0"),
-    ({"lr": 0.0}, "lr must be positive, got 0.0"),
-    ({"max_shift": -2}, "max_shift and resize must be >= 0, got -2 and 0"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"label_smoothing": 1.5}, r"label_smoothing must be in \[0, 1\), got 1.5"),
+        ({"batch_size": 0}, "batch_size must be at least 1, got 0"),
+        ({"lr": 0.0}, "lr must be positive, got 0.0"),
+        ({"max_shift": -2}, "max_shift and resize must be >= 0, got -2 and 0"),
+    ],
+)
 def test_train_config_checks_values(fields, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**fields)
@@ -286,15 +326,16 @@ def test_train_config_checks_values(fields, message):
 
 # ----------------------------------------------------------------------------- training
 
+
 def test_a_few_steps_reduce_the_loss(small_digits):
     config = TrainConfig(epochs=15, batch_size=32, warmup_epochs=0, lr=3e-3, min_lr_ratio=1.0, max_shift=0)
     trainer = Trainer(tiny_vit(), small_digits, config, progress=False)
     before = trainer.evaluate(small_digits.train)["loss"]
-    history = trainer.fit()                            # 15 epochs of 3 steps at a constant lr
+    history = trainer.fit()  # 15 epochs of 3 steps at a constant lr
     after = trainer.evaluate(small_digits.train)["loss"]
     assert isinstance(history, History) and len(history) == 15
     assert history.column("epoch") == list(range(1, 16))
-    assert before == pytest.approx(math.log(10), abs=0.05)   # an untrained model knows nothing
+    assert before == pytest.approx(math.log(10), abs=0.05)  # an untrained model knows nothing
     assert after < before - 0.3, (before, after)
 
 
@@ -322,14 +363,34 @@ def test_checkpoint_round_trip_and_exact_resume(small_digits, tmp_path):
 
 # ----------------------------------------------------------------------------- command line and DDP
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-CLI_ARGS = ["--data", "digits", "--epochs", "2", "--seed", "3", "--batch-size", "32", "--train-subset", "64",
-            "--max-shift", "0", "--embed-dim", "32", "--depth", "1", "--num-heads", "2", "--no-progress"]
+CLI_ARGS = [
+    "--data",
+    "digits",
+    "--epochs",
+    "2",
+    "--seed",
+    "3",
+    "--batch-size",
+    "32",
+    "--train-subset",
+    "64",
+    "--max-shift",
+    "0",
+    "--embed-dim",
+    "32",
+    "--depth",
+    "1",
+    "--num-heads",
+    "2",
+    "--no-progress",
+]
 
 
 def run_cli(prefix: list[str], out: Path) -> subprocess.CompletedProcess:
@@ -342,8 +403,16 @@ def run_cli(prefix: list[str], out: Path) -> subprocess.CompletedProcess:
 
 def test_ddp_two_processes_match_one_process_full_batch(tmp_path):
     """2 gloo processes with 16 images each == 1 process with the same 32-image batch."""
-    ddp = run_cli(["-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-                   f"--master_port={free_port()}"], tmp_path / "ddp")
+    ddp = run_cli(
+        [
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            "--master_addr=127.0.0.1",
+            f"--master_port={free_port()}",
+        ],
+        tmp_path / "ddp",
+    )
     single = run_cli([], tmp_path / "single")
     assert "test accuracy" in single.stdout and "test accuracy" in ddp.stdout
     assert "2 processes" in ddp.stdout and "1 process " in single.stdout
@@ -355,7 +424,7 @@ def test_ddp_two_processes_match_one_process_full_batch(tmp_path):
     # is rounding noise, which depends on how the batch was summed, and Adam divides it by its own
     # tiny size. Those entries move by noise in both runs; everything else must agree.
     dim = 32
-    key_bias = slice(dim, 2 * dim)                       # qkv.bias is [q | k | v]
+    key_bias = slice(dim, 2 * dim)  # qkv.bias is [q | k | v]
     worst, where = 0.0, ""
     for name in b["model"]:
         delta = (a["model"][name] - b["model"][name]).abs()
@@ -365,16 +434,23 @@ def test_ddp_two_processes_match_one_process_full_batch(tmp_path):
         if delta.max().item() > worst:
             worst, where = delta.max().item(), name
     assert worst < 1e-6, f"DDP and full-batch weights differ by {worst:.2e} at {where}"
-    assert b["history"][-1]["train_loss"] < b["history"][0]["train_loss"]   # it did train
+    assert b["history"][-1]["train_loss"] < b["history"][0]["train_loss"]  # it did train
     # the two ranks hold identical weights: the command compares them across processes
     assert "weights on the 2 processes agree: max |Δ| = 0.0e+00" in ddp.stdout
 
 
 def test_command_line_overrides_reach_the_model_and_recipe(tmp_path):
-    result = main([*CLI_ARGS, "--epochs", "1", "--patch-drop-rate", "0.25", "--lr", "1e-3", "--out", str(tmp_path)])
+    result = main(
+        [*CLI_ARGS, "--epochs", "1", "--patch-drop-rate", "0.25", "--lr", "1e-3", "--out", str(tmp_path)]
+    )
     saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     model, train = saved["model_config"], saved["train_config"]
-    assert (model["embed_dim"], model["depth"], model["num_heads"], model["patch_drop_rate"]) == (32, 1, 2, 0.25)
+    assert (model["embed_dim"], model["depth"], model["num_heads"], model["patch_drop_rate"]) == (
+        32,
+        1,
+        2,
+        0.25,
+    )
     assert (train["epochs"], train["batch_size"], train["lr"], train["max_shift"]) == (1, 32, 1e-3, 0)
     assert result["epochs"] == 1 and json.loads((tmp_path / "metrics.json").read_text())["seed"] == 3
 
@@ -382,29 +458,40 @@ def test_command_line_overrides_reach_the_model_and_recipe(tmp_path):
 def test_command_line_starts_without_warnings():
     """`import vit_lib` must not import vit_lib.train, or `python -m vit_lib.train` warns (runpy)."""
     env = {**os.environ, "PYTHONWARNINGS": "default"}
-    result = subprocess.run([sys.executable, "-m", "vit_lib.train", "--help"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "vit_lib.train", "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0 and "--data" in result.stdout
     assert result.stderr == "", result.stderr
     probe = "import sys, vit_lib; print('vit_lib.train' in sys.modules, vit_lib.Trainer.__module__)"
-    lazy = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    lazy = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert lazy.stdout.split() == ["False", "vit_lib.train"], lazy.stdout + lazy.stderr
 
 
-@pytest.mark.parametrize("max_shift, hflip, views", [(0, False, 1), (0, True, 2), (1, False, 9), (1, True, 18)])
+@pytest.mark.parametrize(
+    "max_shift, hflip, views", [(0, False, 1), (0, True, 2), (1, False, 9), (1, True, 18)]
+)
 def test_tta_averages_the_probabilities_of_the_training_views(small_digits, max_shift, hflip, views):
     model = tiny_vit().eval()
-    trainer = Trainer(model, small_digits, TrainConfig(epochs=1, max_shift=max_shift, hflip=hflip, tta=True),
-                      progress=False)
-    x = small_digits.val.images[:8]                                      # (8, 1, 8, 8)
+    trainer = Trainer(
+        model, small_digits, TrainConfig(epochs=1, max_shift=max_shift, hflip=hflip, tta=True), progress=False
+    )
+    x = small_digits.val.images[:8]  # (8, 1, 8, 8)
     offsets = (-max_shift, 0, max_shift) if max_shift else (0,)
     shifted = [torch.stack([loop_shift(image, dy, dx) for image in x]) for dy in offsets for dx in offsets]
     expected_views = shifted + ([v.flip(-1) for v in shifted] if hflip else [])
     assert len(expected_views) == views
     with torch.no_grad():
         probs = torch.stack([model(trainer.normalize(v)).softmax(-1) for v in expected_views]).mean(0)
-    got = trainer.predict(x)                                             # (8, 10) log-probabilities
-    if views == 1:                                                       # no TTA: the plain logits
+    got = trainer.predict(x)  # (8, 10) log-probabilities
+    if views == 1:  # no TTA: the plain logits
         torch.testing.assert_close(got, model(trainer.normalize(x)).detach())
     else:
         torch.testing.assert_close(got, probs.log())
@@ -413,18 +500,21 @@ def test_tta_averages_the_probabilities_of_the_training_views(small_digits, max_
 
 # ------------------------------------------------------------- the command line's error messages
 
+
 @pytest.fixture(scope="module")
 def saved_checkpoint(tmp_path_factory, small_digits) -> Path:
     """A real checkpoint of the digits recipe's model with embed_dim 32, depth 1, 2 heads, before training."""
     path = tmp_path_factory.mktemp("checkpoint") / "checkpoint.pt"
     fields = {**RECIPES["digits"][0], "embed_dim": 32, "depth": 1, "num_heads": 2}
-    Trainer(VisionTransformer(ViTConfig(**fields)), small_digits, TrainConfig(epochs=1), progress=False).save(path)
+    Trainer(VisionTransformer(ViTConfig(**fields)), small_digits, TrainConfig(epochs=1), progress=False).save(
+        path
+    )
     return path
 
 
 def not_a_checkpoint(tmp_path: Path) -> Path:
     path = tmp_path / "weights.pt"
-    torch.save({"weight": torch.zeros(3)}, path)        # a PyTorch file, but not a Trainer checkpoint
+    torch.save({"weight": torch.zeros(3)}, path)  # a PyTorch file, but not a Trainer checkpoint
     return path
 
 
@@ -437,31 +527,48 @@ def text_file(tmp_path: Path) -> Path:
 BAD_COMMAND_LINES = {
     # case: (extra arguments, given tmp_path and the saved checkpoint; what the error line must say)
     "epochs zero": (lambda tmp, ckpt: ["--epochs", "0"], "argument --epochs: must be >= 1, got 0"),
-    "epochs not a number": (lambda tmp, ckpt: ["--epochs", "ten"], "argument --epochs: expected an integer, got 'ten'"),
+    "epochs not a number": (
+        lambda tmp, ckpt: ["--epochs", "ten"],
+        "argument --epochs: expected an integer, got 'ten'",
+    ),
     "negative learning rate": (lambda tmp, ckpt: ["--lr", "-0.1"], "argument --lr: must be > 0, got -0.1"),
-    "patch drop rate of 1": (lambda tmp, ckpt: ["--patch-drop-rate", "1"],
-                             "argument --patch-drop-rate: must be >= 0 and < 1, got 1"),
+    "patch drop rate of 1": (
+        lambda tmp, ckpt: ["--patch-drop-rate", "1"],
+        "argument --patch-drop-rate: must be >= 0 and < 1, got 1",
+    ),
     "negative shift": (lambda tmp, ckpt: ["--max-shift", "-1"], "argument --max-shift: must be >= 0, got -1"),
     "zero threads": (lambda tmp, ckpt: ["--threads", "0"], "argument --threads: must be >= 1, got 0"),
-    "width not divisible by heads": (lambda tmp, ckpt: ["--embed-dim", "30"],
-                                     "embed_dim 30 is not divisible by num_heads 4"),
+    "width not divisible by heads": (
+        lambda tmp, ckpt: ["--embed-dim", "30"],
+        "embed_dim 30 is not divisible by num_heads 4",
+    ),
     "unknown option": (lambda tmp, ckpt: ["--epoch", "3"], "unrecognized arguments: --epoch 3"),
-    "missing data folder": (lambda tmp, ckpt: ["--data", "fashion-mnist", "--data-dir", str(tmp / "nowhere")],
-                            f"--data-dir {{tmp}}/nowhere: no such folder"),
-    "data folder without the files": (lambda tmp, ckpt: ["--data", "fashion-mnist", "--data-dir", str(tmp)],
-                                      "Fashion-MNIST not found in {tmp}: missing train-images-idx3-ubyte.gz"),
+    "missing data folder": (
+        lambda tmp, ckpt: ["--data", "fashion-mnist", "--data-dir", str(tmp / "nowhere")],
+        "--data-dir {tmp}/nowhere: no such folder",
+    ),
+    "data folder without the files": (
+        lambda tmp, ckpt: ["--data", "fashion-mnist", "--data-dir", str(tmp)],
+        "Fashion-MNIST not found in {tmp}: missing train-images-idx3-ubyte.gz",
+    ),
     "out is a file": (lambda tmp, ckpt: ["--out", str(text_file(tmp))], "--out {tmp}/notes.txt is a file"),
-    "resume from a missing file": (lambda tmp, ckpt: ["--resume", str(tmp / "gone.pt")],
-                                   "--resume {tmp}/gone.pt: no such file"),
-    "resume from a text file": (lambda tmp, ckpt: ["--resume", str(text_file(tmp))],
-                                "--resume {tmp}/notes.txt is not a checkpoint written by Trainer.save "
-                                "(torch.load cannot read it)"),
-    "resume from other weights": (lambda tmp, ckpt: ["--resume", str(not_a_checkpoint(tmp))],
-                                  "--resume {tmp}/weights.pt is not a checkpoint written by Trainer.save: "
-                                  "it has no model, optimizer, scheduler"),
-    "resume with another model": (lambda tmp, ckpt: ["--embed-dim", "48", "--depth", "1", "--num-heads", "2",
-                                                     "--resume", str(ckpt)],
-                                  "is for a model of another configuration (embed_dim 32 there, 48 here)"),
+    "resume from a missing file": (
+        lambda tmp, ckpt: ["--resume", str(tmp / "gone.pt")],
+        "--resume {tmp}/gone.pt: no such file",
+    ),
+    "resume from a text file": (
+        lambda tmp, ckpt: ["--resume", str(text_file(tmp))],
+        "--resume {tmp}/notes.txt is not a checkpoint written by Trainer.save (torch.load cannot read it)",
+    ),
+    "resume from other weights": (
+        lambda tmp, ckpt: ["--resume", str(not_a_checkpoint(tmp))],
+        "--resume {tmp}/weights.pt is not a checkpoint written by Trainer.save: "
+        "it has no model, optimizer, scheduler",
+    ),
+    "resume with another model": (
+        lambda tmp, ckpt: ["--embed-dim", "48", "--depth", "1", "--num-heads", "2", "--resume", str(ckpt)],
+        "is for a model of another configuration (embed_dim 32 there, 48 here)",
+    ),
 }
 
 
@@ -482,9 +589,13 @@ def test_command_line_rejects_bad_input_in_one_error_line(case, tmp_path, saved_
 
 def test_command_line_error_is_one_line_without_traceback(tmp_path):
     """The real command, in its own process: a text file as --resume ends in one line and exit code 2."""
-    result = subprocess.run([sys.executable, "-m", "vit_lib.train", "--out", str(tmp_path),
-                             "--resume", str(text_file(tmp_path))],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "vit_lib.train", "--out", str(tmp_path), "--resume", str(text_file(tmp_path))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert result.stdout == "" and len(result.stderr.splitlines()) == 1, result.stderr
     assert result.stderr.startswith("error: --resume ") and "Traceback" not in result.stderr
@@ -492,7 +603,9 @@ def test_command_line_error_is_one_line_without_traceback(tmp_path):
 
 def test_trainer_load_checks_the_model_configuration(saved_checkpoint, small_digits):
     fields = {**RECIPES["digits"][0], "embed_dim": 32, "depth": 2, "num_heads": 2, "fused_attn": True}
-    other = Trainer(VisionTransformer(ViTConfig(**fields)), small_digits, TrainConfig(epochs=1), progress=False)
+    other = Trainer(
+        VisionTransformer(ViTConfig(**fields)), small_digits, TrainConfig(epochs=1), progress=False
+    )
     with pytest.raises(ValueError, match=r"another configuration \(depth 1 there, 2 here\);"):
         other.load(saved_checkpoint)
 
@@ -501,9 +614,12 @@ def test_training_and_loading_leave_the_global_rng_as_they_found_it(small_digits
     """Dropout draws from the global RNG; the library forks it instead of reseeding the caller's."""
     from vit_lib import load_pretrained
 
-    model, fresh = tiny_vit(drop_rate=0.2, patch_drop_rate=0.25), tiny_vit(seed=1, drop_rate=0.2, patch_drop_rate=0.25)
+    model, fresh = (
+        tiny_vit(drop_rate=0.2, patch_drop_rate=0.25),
+        tiny_vit(seed=1, drop_rate=0.2, patch_drop_rate=0.25),
+    )
     config = TrainConfig(epochs=2, batch_size=32, warmup_epochs=1, max_shift=1, tta=True)
-    before = torch.get_rng_state()         # the models above were built by the caller: its choice
+    before = torch.get_rng_state()  # the models above were built by the caller: its choice
     trainer = Trainer(model, small_digits, config, progress=False)
     trainer.fit(checkpoint=tmp_path / "ckpt.pt")
     trainer.evaluate(small_digits.val)
@@ -517,9 +633,14 @@ def test_load_rebuilds_the_pipeline_around_the_saved_normalisation(small_digits,
     first = Trainer(tiny_vit(), small_digits, config, progress=False)
     first.fit()
     first.save(tmp_path / "ckpt.pt")
-    shifted = DataSplits("digits", Split(small_digits.train.images * 0.5, small_digits.train.labels),
-                         small_digits.val, small_digits.test, small_digits.classes)
-    other = Trainer(tiny_vit(), shifted, config, progress=False)     # fits another Normalize
+    shifted = DataSplits(
+        "digits",
+        Split(small_digits.train.images * 0.5, small_digits.train.labels),
+        small_digits.val,
+        small_digits.test,
+        small_digits.classes,
+    )
+    other = Trainer(tiny_vit(), shifted, config, progress=False)  # fits another Normalize
     assert other.normalize.mean != first.normalize.mean
     other.load(tmp_path / "ckpt.pt")
     normalizers = [t for t in other.augment.transforms if isinstance(t, Normalize)]

@@ -142,16 +142,22 @@ def public_names(code: str, module: str) -> list[str]:
     """The module's ``__all__``: the names its package re-exports, in the order written."""
     where = module_path(module)
     tree = ast.parse(code, filename=where)
-    declared = [node for node in tree.body if isinstance(node, ast.Assign)
-                and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)]
+    declared = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+    ]
     if len(declared) != 1:
         raise LiterateError(
             f"{where}: {'no' if not declared else len(declared)} `__all__ = [...]` assignments; "
             "a module names the names its package offers in exactly one `__all__` list (it may be empty)"
         )
     value = declared[0].value
-    if not (isinstance(value, (ast.List, ast.Tuple))
-            and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in value.elts)):
+    if not (
+        isinstance(value, (ast.List, ast.Tuple))
+        and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in value.elts)
+    ):
         raise LiterateError(f"{where}: `__all__` must be a literal list of strings")
     names = [e.value for e in value.elts]
     undefined = [n for n in names if n not in defined_names(tree)]
@@ -172,7 +178,7 @@ def render_module(module: Module) -> str:
 
 
 MAIN_GUARD = 'if __name__ == "__main__"'
-LAZY_IMPORTS = '''
+LAZY_IMPORTS = """
 # Names of command-line modules, imported on first use (PEP 562).
 _LAZY = {
 ENTRIES
@@ -188,7 +194,7 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))'''
+    return sorted(set(globals()) | set(_LAZY))"""
 
 PACKAGE_DOCS = {
     "": f'''"""{PACKAGE}: the Vision Transformer of the course "ViT, Shape by Shape".
@@ -198,7 +204,7 @@ map, timm conversion, data, training, the shipped trained model and attention ma
 is generated from a chapter of the course; its header names the chapter.  What belongs to the
 course alone (the exercises' checkers) lives in `{PACKAGE}.course`.
 """''',
-    "course": '''"""What the course needs and a library user does not: the checkers of the chapters' exercises."""''',
+    "course": '''"""What the course needs and a library user does not: the checkers of its exercises."""''',
 }
 
 
@@ -218,7 +224,9 @@ def render_init(package: str, modules: dict[str, Module], rendered: dict[str, st
         "# chapters/*.md.  Edit the chapters, not this file: `make check` fails on any difference.",
     ]
     if package not in PACKAGE_DOCS:
-        raise LiterateError(f"{dotted}: a new sub-package; give it a docstring in PACKAGE_DOCS (tools/literate.py)")
+        raise LiterateError(
+            f"{dotted}: a new sub-package; give it a docstring in PACKAGE_DOCS (tools/literate.py)"
+        )
     lines += [PACKAGE_DOCS[package], ""]
     exported: list[str] = []
     lazy: dict[str, str] = {}
@@ -229,7 +237,9 @@ def render_init(package: str, modules: dict[str, Module], rendered: dict[str, st
         short = name.rpartition(".")[2]
         clash = sorted(set(names) & set(exported))
         if clash:
-            raise LiterateError(f"{module_path(name)}: `__all__` repeats {clash}, already offered by {dotted}")
+            raise LiterateError(
+                f"{module_path(name)}: `__all__` repeats {clash}, already offered by {dotted}"
+            )
         exported += names
         if not names:
             continue
@@ -251,15 +261,14 @@ def expected_files(root: Path) -> dict[str, str]:
     rendered = {name: render_module(m) for name, m in modules.items()}
     files = {module_path(name): text for name, text in rendered.items()}
     for package in dict.fromkeys(["", *map(package_of, modules)]):
-        files[module_path(f"{package}.__init__" if package else "__init__")] = render_init(package, modules, rendered)
+        files[module_path(f"{package}.__init__" if package else "__init__")] = render_init(
+            package, modules, rendered
+        )
     return files
 
 
 def existing_files(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): p.read_text()
-        for p in sorted((root / PACKAGE).rglob("*.py"))
-    }
+    return {p.relative_to(root).as_posix(): p.read_text() for p in sorted((root / PACKAGE).rglob("*.py"))}
 
 
 def cmd_export(root: Path) -> int:
@@ -338,16 +347,23 @@ def cmd_check_twins(root: Path) -> int:
             problems.append(f"{rel_t}: missing; chapter {rel_c} has no executed twin\n")
             continue
         source = read_chapter(chapter).cells
-        unasserted = [i for i, c in enumerate(source, 1) if MACHINE_DEPENDENT in c.metadata.get("tags", [])
-                      and not ASSERT.search(c.source)]
+        unasserted = [
+            i
+            for i, c in enumerate(source, 1)
+            if MACHINE_DEPENDENT in c.metadata.get("tags", []) and not ASSERT.search(c.source)
+        ]
         if unasserted:
-            problems.append(f"{rel_c}: cells {unasserted} are tagged {MACHINE_DEPENDENT} but assert nothing; "
-                            "a machine-dependent cell must assert the band its prose claims (README)\n")
+            problems.append(
+                f"{rel_c}: cells {unasserted} are tagged {MACHINE_DEPENDENT} but assert nothing; "
+                "a machine-dependent cell must assert the band its prose claims (README)\n"
+            )
         stored = nbformat.read(twin, as_version=4).cells
         if [cell_signature(c) for c in source] != [cell_signature(c) for c in stored]:
             diff = difflib.unified_diff(
-                render_cells(source), render_cells(stored),
-                fromfile=f"{rel_c} (the source)", tofile=f"{rel_t} (the stored twin)",
+                render_cells(source),
+                render_cells(stored),
+                fromfile=f"{rel_c} (the source)",
+                tofile=f"{rel_t} (the stored twin)",
             )
             problems.append("".join(diff))
             continue
@@ -375,8 +391,12 @@ def normalise(notebook, stem: str) -> None:
         merged = []
         for output in cell.outputs:
             previous = merged[-1] if merged else None
-            if (output.output_type == "stream" and previous is not None
-                    and previous.output_type == "stream" and previous.name == output.name):
+            if (
+                output.output_type == "stream"
+                and previous is not None
+                and previous.output_type == "stream"
+                and previous.name == output.name
+            ):
                 previous.text += output.text
             else:
                 merged.append(output)
@@ -395,14 +415,19 @@ def cmd_execute(root: Path, only: list[str], timeout: int) -> int:
     for chapter in chapters:
         notebook = read_chapter(chapter)
         notebook.metadata["kernelspec"] = {
-            "name": "python3", "display_name": "Python 3", "language": "python",
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
         }
         notebook.metadata.pop("jupytext", None)
         twin = twin_path(root, chapter)
         print(f"executing {chapter.relative_to(root)} -> {twin.relative_to(root)}", flush=True)
         twin.parent.mkdir(exist_ok=True)
         client = NotebookClient(
-            notebook, timeout=timeout, kernel_name="python3", record_timing=False,
+            notebook,
+            timeout=timeout,
+            kernel_name="python3",
+            record_timing=False,
             resources={"metadata": {"path": str(twin.parent)}},
         )
         client.execute()

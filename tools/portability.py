@@ -32,7 +32,8 @@ SANITIZE = ROOT / "tests" / "nbval_sanitize.cfg"
 SETTINGS = {
     "no SIMD (ATEN_CPU_CAPABILITY=default)": {"ATEN_CPU_CAPABILITY": "default"},
     "AVX2, MKL compatible (ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE)": {
-        "ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "COMPATIBLE",
+        "ATEN_CPU_CAPABILITY": "avx2",
+        "MKL_CBWR": "COMPATIBLE",
     },
 }
 PROBE = "import torch; print(torch.backends.cpu.get_cpu_capability())"
@@ -40,7 +41,9 @@ PROBE = "import torch; print(torch.backends.cpu.get_cpu_capability())"
 
 def capability(env: dict[str, str]) -> str:
     """The ATen CPU capability a fresh Python process gets under `env` (e.g. 'DEFAULT', 'AVX2')."""
-    result = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True
+    )
     return result.stdout.strip()
 
 
@@ -49,26 +52,44 @@ def run_setting(name: str, overrides: dict[str, str], notebooks: list[str], pyte
     simulated = capability(env)
     print(f"== portability: {name}: ATen dispatch {simulated}", flush=True)
     if overrides.get("ATEN_CPU_CAPABILITY", "").upper() != simulated:
-        print(f"   note: this CPU cannot run ATen's {overrides['ATEN_CPU_CAPABILITY']} kernels; "
-              f"ATen fell back to {simulated}", flush=True)
-    command = [sys.executable, "-m", "pytest", "--nbval", *notebooks, "--nbval-sanitize-with", str(SANITIZE),
-               "-p", "no:cacheprovider", *pytest_args]
+        print(
+            f"   note: this CPU cannot run ATen's {overrides['ATEN_CPU_CAPABILITY']} kernels; "
+            f"ATen fell back to {simulated}",
+            flush=True,
+        )
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--nbval",
+        *notebooks,
+        "--nbval-sanitize-with",
+        str(SANITIZE),
+        "-p",
+        "no:cacheprovider",
+        *pytest_args,
+    ]
     return subprocess.run(command, env=env, cwd=ROOT).returncode
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    pytest_args = argv[argv.index("--") + 1:] if "--" in argv else []
-    argv = argv[:argv.index("--")] if "--" in argv else argv
+    pytest_args = argv[argv.index("--") + 1 :] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", help="executed notebooks to check (default: book/*.ipynb)")
     args = parser.parse_args(argv)
     notebooks = args.notebooks or sorted(str(p.relative_to(ROOT)) for p in (ROOT / "book").glob("*.ipynb"))
-    failed = [name for name, overrides in SETTINGS.items()
-              if run_setting(name, overrides, notebooks, pytest_args) != 0]
+    failed = [
+        name
+        for name, overrides in SETTINGS.items()
+        if run_setting(name, overrides, notebooks, pytest_args) != 0
+    ]
     if failed:
-        print(f"portability FAILED under: {'; '.join(failed)}.\nA cell whose output depends on the CPU "
-              "must assert a band and carry the tag nbval-ignore-output (README, 'What nbval compares').")
+        print(
+            f"portability FAILED under: {'; '.join(failed)}.\nA cell whose output depends on the CPU "
+            "must assert a band and carry the tag nbval-ignore-output (README, 'What nbval compares')."
+        )
         return 1
     print(f"portability: {len(notebooks)} notebook(s) pass nbval under all {len(SETTINGS)} simulated CPUs")
     return 0

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from machine import cpu_name  # noqa: E402
 
 from vit_lib.data import Compose, load_digits  # noqa: E402
-from vit_lib.model import ViTConfig, VisionTransformer  # noqa: E402
+from vit_lib.model import VisionTransformer, ViTConfig  # noqa: E402
 from vit_lib.pretrained import save_pretrained  # noqa: E402
 from vit_lib.train import RECIPES, TrainConfig, Trainer  # noqa: E402
 
@@ -37,30 +37,51 @@ def main() -> None:
     vit_fields, train_fields = RECIPES["digits"]
     digits = load_digits()
     torch.manual_seed(SEED)
-    trainer = Trainer(VisionTransformer(ViTConfig(**vit_fields)), digits, TrainConfig(**train_fields, seed=SEED),
-                      progress=False)
+    trainer = Trainer(
+        VisionTransformer(ViTConfig(**vit_fields)),
+        digits,
+        TrainConfig(**train_fields, seed=SEED),
+        progress=False,
+    )
     start = time.perf_counter()
     trainer.fit()
     seconds = time.perf_counter() - start
     metrics = {
-        "test_acc_tta": trainer.evaluate(digits.test)["acc"], "test_acc": trainer.evaluate(digits.test, tta=False)["acc"],
-        "val_acc_tta": trainer.evaluate(digits.val)["acc"], "val_acc": trainer.evaluate(digits.val, tta=False)["acc"],
+        "test_acc_tta": trainer.evaluate(digits.test)["acc"],
+        "test_acc": trainer.evaluate(digits.test, tta=False)["acc"],
+        "val_acc_tta": trainer.evaluate(digits.val)["acc"],
+        "val_acc": trainer.evaluate(digits.val, tta=False)["acc"],
     }
     OUT.mkdir(parents=True, exist_ok=True)
     weights = OUT / "digits.safetensors"
     recipe = {"vit": vit_fields, "train": train_fields, "seed": SEED}
-    sha256 = save_pretrained(weights, trainer.model, Compose([trainer.resize, trainer.normalize]), digits.classes,
-                             info={"recipe": recipe, "made_by": "tools/train_digits_model.py"})
+    sha256 = save_pretrained(
+        weights,
+        trainer.model,
+        Compose([trainer.resize, trainer.normalize]),
+        digits.classes,
+        info={"recipe": recipe, "made_by": "tools/train_digits_model.py"},
+    )
     card = {
-        "command": "python tools/train_digits_model.py", "machine": cpu_name(),
-        "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
-        "python": platform.python_version(), "threads": 1, "train_seconds": round(seconds, 1),
-        "recipe": recipe, "metrics": metrics, "file": weights.name, "bytes": weights.stat().st_size,
+        "command": "python tools/train_digits_model.py",
+        "machine": cpu_name(),
+        "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": 1,
+        "train_seconds": round(seconds, 1),
+        "recipe": recipe,
+        "metrics": metrics,
+        "file": weights.name,
+        "bytes": weights.stat().st_size,
         "sha256": sha256,
     }
     (OUT / "digits.json").write_text(json.dumps(card, indent=2) + "\n")
-    print(f"wrote {weights.relative_to(ROOT)} ({card['bytes']:,} bytes, sha256 {sha256[:12]}...) in {seconds:.0f} s;"
-          f" test {metrics['test_acc_tta']:.4f} with TTA, {metrics['test_acc']:.4f} one view")
+    print(
+        f"wrote {weights.relative_to(ROOT)} ({card['bytes']:,} bytes, sha256 {sha256[:12]}...) in "
+        f"{seconds:.0f} s;"
+        f" test {metrics['test_acc_tta']:.4f} with TTA, {metrics['test_acc']:.4f} one view"
+    )
 
 
 if __name__ == "__main__":

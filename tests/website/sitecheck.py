@@ -23,12 +23,12 @@ import http.server
 import os
 import re
 import threading
+import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Iterator
-import urllib.request
 from urllib.parse import unquote, urljoin, urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,8 +101,8 @@ class PageReport:
     math_problems: list[str] = field(default_factory=list)
     math_elements: int = 0
     typeset: int = 0
-    matches: int = 0          # elements matching `wait_for`, when given
-    final_url: str = ""       # after redirects
+    matches: int = 0  # elements matching `wait_for`, when given
+    final_url: str = ""  # after redirects
 
     def problems(self) -> list[str]:
         """Every problem found, one line each, prefixed with its kind."""
@@ -126,7 +126,8 @@ RAW_MATH = re.compile(r"\$[^$\s][^$]*\$|\\\(|\\\)|\\\[|\\\]")
 
 _MATH_STATE = """() => {
     const math = Array.from(document.querySelectorAll('.math'));
-    const untypeset = math.filter(el => !el.querySelector('mjx-container')).map(el => el.textContent.trim().slice(0, 60));
+    const untypeset = math.filter(el => !el.querySelector('mjx-container'))
+        .map(el => el.textContent.trim().slice(0, 60));
     const article = document.querySelector('article') || document.body;
     const clone = article.cloneNode(true);
     // Code shows TeX on purpose; search results quote page sources, TeX included.
@@ -143,7 +144,6 @@ _MATH_STATE = """() => {
 _BROKEN_IMAGES = """() => Array.from(document.images)
     .filter(img => !(img.complete && img.naturalWidth > 0))
     .map(img => img.getAttribute('src'))"""
-
 
 
 _META_REFRESH = re.compile(
@@ -180,7 +180,7 @@ def check_page(
         if is_local(route_.request.url):
             route_.continue_()
         else:
-            route_.abort("blockedbyclient")   # recorded below; never leaves the machine
+            route_.abort("blockedbyclient")  # recorded below; never leaves the machine
 
     def on_request(request) -> None:
         if not is_local(request.url):
@@ -211,22 +211,24 @@ def check_page(
         page.goto(target or url, wait_until="load", timeout=timeout_ms)
         report.final_url = page.url
         if page.evaluate("() => document.querySelector('script[src*=\"mathjax\"]') !== null"):
-            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
-                                   timeout=timeout_ms)
+            page.wait_for_function(
+                "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=timeout_ms
+            )
             page.evaluate("() => MathJax.startup.promise.then(() => true)")
         if wait_for is not None:
             try:
                 page.wait_for_selector(wait_for, timeout=timeout_ms)
             except PlaywrightTimeout:
-                pass                          # counted as 0 below; the caller decides
+                pass  # counted as 0 below; the caller decides
             report.matches = page.locator(wait_for).count()
         page.wait_for_load_state("networkidle", timeout=timeout_ms)
         report.broken_images += page.evaluate(_BROKEN_IMAGES)
         math = page.evaluate(_MATH_STATE)
         report.math_elements, report.typeset = math["count"], math["typeset"]
         report.math_problems += [f"not typeset: {text!r}" for text in math["untypeset"]]
-        report.math_problems += [f"raw math delimiter left in the text: {m!r}"
-                                 for m in sorted(set(RAW_MATH.findall(math["text"])))]
+        report.math_problems += [
+            f"raw math delimiter left in the text: {m!r}" for m in sorted(set(RAW_MATH.findall(math["text"])))
+        ]
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=False)
@@ -237,8 +239,17 @@ def check_page(
 
 # ------------------------------------------------------------------------------ links
 class _LinkParser(HTMLParser):
-    URL_ATTRS = {"a": "href", "link": "href", "img": "src", "script": "src", "iframe": "src",
-                 "source": "src", "video": "src", "audio": "src", "embed": "src"}
+    URL_ATTRS = {
+        "a": "href",
+        "link": "href",
+        "img": "src",
+        "script": "src",
+        "iframe": "src",
+        "source": "src",
+        "video": "src",
+        "audio": "src",
+        "embed": "src",
+    }
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -262,8 +273,11 @@ class _LinkParser(HTMLParser):
 def html_pages(site: Path) -> list[Path]:
     """The site's pages: its HTML files outside Sphinx's asset folders (_static holds template
     macros ending in .html, which are not pages) and outside hidden folders."""
-    return sorted(p for p in site.rglob("*.html")
-                  if not any(part.startswith((".", "_")) for part in p.relative_to(site).parts[:-1]))
+    return sorted(
+        p
+        for p in site.rglob("*.html")
+        if not any(part.startswith((".", "_")) for part in p.relative_to(site).parts[:-1])
+    )
 
 
 def _parse(path: Path, cache: dict[Path, _LinkParser]) -> _LinkParser:
@@ -283,7 +297,7 @@ def check_links(site: Path) -> list[str]:
         for url in _parse(page, cache).urls:
             parts = urlsplit(url.strip())
             if parts.scheme or url.startswith("//"):
-                continue                     # external (http, mailto, javascript, data): not loaded offline
+                continue  # external (http, mailto, javascript, data): not loaded offline
             target = page if not parts.path else (page.parent / unquote(parts.path)).resolve()
             where = f"{page.relative_to(site)}: {url}"
             if target != site and site not in target.parents:

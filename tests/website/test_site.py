@@ -102,8 +102,8 @@ def test_chapter_pages_offer_notebook_and_markdown_downloads_and_launch_buttons(
     copied = site / "_sources" / "chapters" / "01_patches.md"
     assert copied.read_text() == (ROOT / "chapters" / "01_patches.md").read_text()
     assert "https://mybinder.org/v2/gh/" in html and "https://colab.research.google.com/github/" in html
-    assert "theme-switch-button" in html                  # light / dark / auto
-    assert "search-button" in html                        # the search field, on every page
+    assert "theme-switch-button" in html  # light / dark / auto
+    assert "search-button" in html  # the search field, on every page
 
 
 def test_pages_use_no_cdn(site: Path):
@@ -111,7 +111,7 @@ def test_pages_use_no_cdn(site: Path):
     loads = re.compile(r'<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)="(?:https?:)?//[^"]*"')
     offenders = {}
     for page in html_pages(site):
-        found = [m for m in loads.findall(page.read_text()) if "rel=\"canonical\"" not in m]
+        found = [m for m in loads.findall(page.read_text()) if 'rel="canonical"' not in m]
         if found:
             offenders[page.relative_to(site).as_posix()] = found[:3]
     assert not offenders, f"pages that load external resources: {offenders}"
@@ -135,8 +135,12 @@ def test_math_is_typeset_by_the_local_mathjax(browser, base_url: str):
 
 
 def test_search_finds_softmax(browser, base_url: str, screenshots: Path):
-    report = check_page(browser, f"{base_url}/search.html?q=softmax", screenshot=screenshots / "search.png",
-                        wait_for="#search-results ul.search li")
+    report = check_page(
+        browser,
+        f"{base_url}/search.html?q=softmax",
+        screenshot=screenshots / "search.png",
+        wait_for="#search-results ul.search li",
+    )
     assert report.matches >= 1, "searching for 'softmax' found nothing"
     assert not report.problems(), "\n".join(report.problems())
 
@@ -146,7 +150,7 @@ def test_dark_mode_switch(browser, base_url: str, screenshots: Path):
     try:
         page.goto(f"{base_url}/book/04_attention_scores.html", wait_until="load")
         switch = page.locator("button.theme-switch-button").first
-        for _ in range(3):                         # the button cycles light -> dark -> auto
+        for _ in range(3):  # the button cycles light -> dark -> auto
             if page.evaluate("document.documentElement.dataset.mode") == "dark":
                 break
             switch.click()
@@ -155,7 +159,7 @@ def test_dark_mode_switch(browser, base_url: str, screenshots: Path):
         background = page.evaluate("getComputedStyle(document.body).backgroundColor")
         red, green, blue = (int(v) for v in re.findall(r"\d+", background)[:3])
         assert red + green + blue < 3 * 80, f"dark mode, but the background is {background}"
-        page.reload(wait_until="load")               # the choice is remembered
+        page.reload(wait_until="load")  # the choice is remembered
         assert page.evaluate("document.documentElement.dataset.theme") == "dark"
         page.screenshot(path=str(screenshots / "dark_mode.png"))
     finally:
@@ -214,4 +218,6 @@ def test_page_check_reports_each_planted_problem(broken_site: Path, browser):
     assert "missing.png" in report.broken_images
     assert any("$x^2$" in m for m in report.math_problems), report.math_problems
     # Nothing else: the rest of the page is as clean as the real one.
-    assert all("missing.png" in r or "example.invalid" in r for r in report.failed_requests), report.failed_requests
+    assert all("missing.png" in r or "example.invalid" in r for r in report.failed_requests), (
+        report.failed_requests
+    )
