@@ -28,7 +28,9 @@ def test_every_name_in_all_resolves_in_a_fresh_process():
         "bad += ['course.' + n for n in vit_lib.course.__all__ if not hasattr(vit_lib.course, n)]\n"
         "print(json.dumps(bad))"
     )
-    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert json.loads(result.stdout) == []
 
 

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from vit_lib import Block, VisionTransformer
-from vit_lib.trace import recording
+from vit_lib.stages import recording
 
 
 def layer_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float) -> torch.Tensor:

@@ -5,7 +5,7 @@ import torch
 
 from vit_lib import Stage, VisionTransformer, ViTConfig, shape_trace
 from vit_lib.model import PatchDropout
-from vit_lib.trace import recording
+from vit_lib.stages import recording
 
 SEED = dict(
     img_size=32,

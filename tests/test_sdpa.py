@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vit_lib import explicit_attention
-from vit_lib.trace import format_rows, recording
+from vit_lib.stages import format_rows, recording
 
 
 def test_tiny_case_by_hand():

@@ -9,7 +9,7 @@ course alone (the exercises' checkers) lives in `vit_lib.course`.
 """
 
 from .patch_embed import PatchEmbed
-from .trace import Stage, ShapeRow
+from .stages import Stage, ShapeRow
 from .tokens import prepend_class_token, add_pos_embed, sincos_pos_embed
 from .heads import split_heads
 from .sdpa import explicit_attention

@@ -14,7 +14,7 @@ from torch import nn
 
 from vit_lib.heads import split_heads
 from vit_lib.sdpa import explicit_attention
-from vit_lib.trace import Stage, record
+from vit_lib.stages import Stage, record
 
 # what `import vit_lib` offers from this module; the rest is importable from it by name
 __all__ = ["merge_heads", "Attention"]
@@ -67,7 +67,8 @@ class Attention(nn.Module):
             raise ValueError(f"num_heads must be at least 1, got {num_heads}")
         if head_dim is None:
             if dim % num_heads:
-                raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}; pass head_dim explicitly")
+                raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}; "
+                                 "pass head_dim explicitly")
             head_dim = dim // num_heads
         self.dim, self.num_heads, self.head_dim = dim, num_heads, head_dim
         inner = num_heads * head_dim
@@ -82,9 +83,11 @@ class Attention(nn.Module):
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """(N, T, D) -> (N, T, D); with `return_attention`, also the (N, h, T, T) weights."""
         if x.ndim != 3:
-            raise ValueError(f"Attention expects 3-D tokens (N, T, {self.dim}), got {x.ndim}-D shape {tuple(x.shape)}")
+            raise ValueError(f"Attention expects 3-D tokens (N, T, {self.dim}), "
+                             f"got {x.ndim}-D shape {tuple(x.shape)}")
         if x.shape[-1] != self.dim:
-            raise ValueError(f"Attention expects token width {self.dim}, got {x.shape[-1]} (input shape {tuple(x.shape)})")
+            raise ValueError(f"Attention expects token width {self.dim}, "
+                             f"got {x.shape[-1]} (input shape {tuple(x.shape)})")
         q, k, v = self.qkv(x).chunk(3, dim=-1)          # each (N, T, h*d_h)
         record(Stage.QKV, q)
         q, k, v = (split_heads(t, self.num_heads) for t in (q, k, v))  # each (N, h, T, d_h)

@@ -14,7 +14,7 @@ from torch import nn
 from vit_lib.attention import Attention
 from vit_lib.mlp import Mlp
 from vit_lib.norm import NORM_EPS, LayerNorm
-from vit_lib.trace import Stage, record
+from vit_lib.stages import Stage, record
 
 # what `import vit_lib` offers from this module; the rest is importable from it by name
 __all__ = ["Block"]

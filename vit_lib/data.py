@@ -13,9 +13,10 @@ Shapes: N images, C channels (1 here), H x W pixels, K classes.
 """
 
 import gzip
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -196,7 +197,9 @@ def find_fashion_mnist(root: str | Path = FASHION_MNIST_DIR) -> dict[str, Path]:
     return found
 
 
-def load_fashion_mnist(root: str | Path = FASHION_MNIST_DIR, val_size: int = 5000, split_seed: int = 0) -> DataSplits:
+def load_fashion_mnist(
+    root: str | Path = FASHION_MNIST_DIR, val_size: int = 5000, split_seed: int = 0
+) -> DataSplits:
     """Fashion-MNIST (28 x 28 grey clothes, 10 classes) from its IDX files in `root`.
 
     The official 60,000 training images are split by class into train and a validation split

@@ -20,7 +20,9 @@ __all__ = [
 
 
 def stack_maps(maps: list[torch.Tensor] | tuple[torch.Tensor, ...] | torch.Tensor) -> torch.Tensor:
-    """L attention maps (N, h, T, T), as `VisionTransformer.attention_maps` returns them -> (N, L, h, T, T)."""
+    """L attention maps (N, h, T, T), as `VisionTransformer.attention_maps` returns them
+    -> (N, L, h, T, T).
+    """
     stacked = torch.stack(list(maps), dim=1) if isinstance(maps, (list, tuple)) else maps   # (N, L, h, T, T)
     if stacked.ndim != 5 or stacked.shape[-1] != stacked.shape[-2]:
         raise ValueError(f"expected attention maps (N, L, h, T, T), got shape {tuple(stacked.shape)}")

@@ -8,7 +8,7 @@
 Shapes: N batch, C/H/W image, P patch, T tokens, D width, h heads, d_h head width, K classes.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -17,8 +17,8 @@ from vit_lib.block import Block
 from vit_lib.norm import NORM_EPS, LayerNorm
 from vit_lib.patch_embed import PatchEmbed, to_2tuple
 from vit_lib.pool import GLOBAL_POOLS, pool_tokens
+from vit_lib.stages import ShapeRow, Stage, format_rows, record, recording, scope
 from vit_lib.tokens import add_pos_embed, prepend_class_token, sincos_pos_embed
-from vit_lib.trace import ShapeRow, Stage, format_rows, record, recording, scope
 
 # what `import vit_lib` offers from this module; the rest is importable from it by name
 __all__ = ["ViTConfig", "VisionTransformer", "PatchDropout", "shape_trace"]
@@ -101,12 +101,12 @@ class PatchDropout(nn.Module):
         """(N, T, D) -> (N, p + keep, D) in training, where p is the number of prefix tokens."""
         if not self.training or self.rate == 0.0:
             return x
-        prefix, patches = x[:, :self.num_prefix_tokens], x[:, self.num_prefix_tokens:]   # (N, p, D), (N, L, D)
+        prefix, patches = x[:, :self.num_prefix_tokens], x[:, self.num_prefix_tokens:]  # (N, p, D), (N, L, D)
         n, length, dim = patches.shape
         keep = max(1, int(length * (1.0 - self.rate)))
-        chosen = torch.randn(n, length, device=x.device).argsort(dim=-1)[:, :keep]       # (N, keep)
-        kept = patches.gather(1, chosen[:, :, None].expand(-1, -1, dim))                 # (N, keep, D)
-        return torch.cat([prefix, kept], dim=1)                                          # (N, p + keep, D)
+        chosen = torch.randn(n, length, device=x.device).argsort(dim=-1)[:, :keep]      # (N, keep)
+        kept = patches.gather(1, chosen[:, :, None].expand(-1, -1, dim))                # (N, keep, D)
+        return torch.cat([prefix, kept], dim=1)                                         # (N, p + keep, D)
 
     def extra_repr(self) -> str:
         return f"rate={self.rate}, num_prefix_tokens={self.num_prefix_tokens}"

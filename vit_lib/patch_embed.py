@@ -24,7 +24,9 @@ def to_2tuple(size: int | tuple[int, int]) -> tuple[int, int]:
 
 
 # --- chapters/01_patches.md, cell 22 ---
-def check_images(x: torch.Tensor, in_chans: int, img_size: tuple[int, int], patch_size: tuple[int, int]) -> None:
+def check_images(
+    x: torch.Tensor, in_chans: int, img_size: tuple[int, int], patch_size: tuple[int, int]
+) -> None:
     """Raise a clear error unless `x` is a floating (N, in_chans, *img_size) batch."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"expected a torch.Tensor of images, got {type(x).__name__}")
@@ -41,7 +43,8 @@ def check_images(x: torch.Tensor, in_chans: int, img_size: tuple[int, int], patc
         raise ValueError(f"expected {in_chans} input channels, got {chans} (input shape {tuple(x.shape)})")
     for axis, size, patch in (("height", height, patch_size[0]), ("width", width, patch_size[1])):
         if size % patch:
-            raise ValueError(f"input {axis} {size} is not divisible by the patch size {patch} ({size} % {patch} = {size % patch})")
+            raise ValueError(f"input {axis} {size} is not divisible by the patch size {patch} "
+                             f"({size} % {patch} = {size % patch})")
     if (height, width) != img_size:
         raise ValueError(f"input size ({height}, {width}) doesn't match the model's img_size {img_size}")
 
@@ -75,7 +78,8 @@ class PatchEmbed(nn.Module):
         self.in_chans = in_chans
         self.grid_size = (self.img_size[0] // self.patch_size[0], self.img_size[1] // self.patch_size[1])
         self.num_patches = self.grid_size[0] * self.grid_size[1]
-        self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=self.patch_size, stride=self.patch_size, bias=bias)
+        self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=self.patch_size, stride=self.patch_size,
+                              bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_images(x, self.in_chans, self.img_size, self.patch_size)

@@ -20,7 +20,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from vit_lib.data import Compose, Normalize, Resize
-from vit_lib.model import ViTConfig, VisionTransformer
+from vit_lib.model import VisionTransformer, ViTConfig
 
 # what `import vit_lib` offers from this module; the rest is importable from it by name
 __all__ = ["Pretrained", "save_pretrained", "load_pretrained"]
@@ -78,7 +78,7 @@ def load_pretrained(name_or_path: str | Path = "digits") -> Pretrained:
             raise ValueError(f"{path} was not written by save_pretrained (no vit_lib header)")
         tensors = {name: handle.get_tensor(name) for name in handle.keys()}
     with torch.random.fork_rng(devices=[]):   # the random initial weights, overwritten next, leave
-        model = VisionTransformer(ViTConfig(**json.loads(header["vit_config"])))   # the caller's RNG as it was
+        model = VisionTransformer(ViTConfig(**json.loads(header["vit_config"])))  # the caller's RNG as it was
     model.load_state_dict(tensors)                         # strict: every name and shape must match
     preprocess = json.loads(header["preprocess"])
     steps = ([Resize(preprocess["resize"])] if preprocess["resize"] else []) + [

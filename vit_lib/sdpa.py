@@ -11,7 +11,7 @@ Shapes: N batch, h heads, T tokens, d_h head width.
 import torch
 from torch import nn
 
-from vit_lib.trace import Stage, record
+from vit_lib.stages import Stage, record
 
 # what `import vit_lib` offers from this module; the rest is importable from it by name
 __all__ = ["explicit_attention"]

@@ -14,7 +14,7 @@ import functools
 import torch
 from torch import nn
 
-from vit_lib.model import ViTConfig, VisionTransformer
+from vit_lib.model import VisionTransformer, ViTConfig
 
 # what `import vit_lib` offers from this module; the rest is importable from it by name
 __all__ = [
@@ -68,16 +68,19 @@ def unsupported_timm_options(model: nn.Module) -> dict[str, str]:
     def check_norm(norm: nn.Module, where: str) -> None:
         check(type(norm) in (nn.LayerNorm, layers.LayerNorm), f"norm_layer={type(norm).__name__}", where)
         if isinstance(norm, nn.LayerNorm):
-            check(norm.elementwise_affine and norm.bias is not None, "LayerNorm without weight and bias", where)
+            check(norm.elementwise_affine and norm.bias is not None,
+                  "LayerNorm without weight and bias", where)
 
     # Stages 1-4: patch embedding, prefix tokens, positions.
     prefix = int(model.cls_token is not None)
-    check(model.num_prefix_tokens == prefix, f"reg_tokens={model.num_prefix_tokens - prefix} (registers)", "reg_token")
+    check(model.num_prefix_tokens == prefix,
+          f"reg_tokens={model.num_prefix_tokens - prefix} (registers)", "reg_token")
     no_embed_class = getattr(model, "no_embed_class", False)
     check(not no_embed_class, "no_embed_class=True (positions added before the class token)", "pos_embed")
     check(model.pos_embed is not None, "pos_embed='none' (no position embedding)", "pos_embed")
     check(not getattr(model, "dynamic_img_size", False), "dynamic_img_size=True", "patch_embed")
-    check(_is_identity(getattr(model, "norm_pre", None)), "pre_norm=True (a LayerNorm before the blocks)", "norm_pre")
+    check(_is_identity(getattr(model, "norm_pre", None)),
+          "pre_norm=True (a LayerNorm before the blocks)", "norm_pre")
     drop = getattr(model, "patch_drop", None)
     check(_is_identity(drop) or (type(drop) is layers.PatchDropout and not drop.ordered
                                  and drop.num_prefix_tokens == model.num_prefix_tokens),
@@ -87,12 +90,14 @@ def unsupported_timm_options(model: nn.Module) -> dict[str, str]:
     check(type(pe) is layers.PatchEmbed, f"embed_layer={type(pe).__name__}", "patch_embed")
     if type(pe) is layers.PatchEmbed:
         conv = pe.proj
-        check(_is_identity(pe.norm), "embed_norm_layer (a norm inside the patch embedding)", "patch_embed.norm")
+        check(_is_identity(pe.norm), "embed_norm_layer (a norm inside the patch embedding)",
+              "patch_embed.norm")
         check(conv.bias is not None, "patch embedding without bias", "patch_embed.proj")
         check(not pe.dynamic_img_pad, "dynamic_img_pad=True", "patch_embed")
         check(pe.strict_img_size and pe.flatten, "strict_img_size=False or flatten=False", "patch_embed")
         stride_p = tuple(conv.kernel_size) == tuple(conv.stride) == tuple(pe.patch_size)
-        check(stride_p and tuple(conv.padding) == (0, 0), "a patch embedding other than a stride-P conv", "patch_embed")
+        check(stride_p and tuple(conv.padding) == (0, 0),
+              "a patch embedding other than a stride-P conv", "patch_embed")
 
     # Stages 5-13: the blocks. Settings that vit_lib keeps once per model must agree across blocks.
     check(len(model.blocks) > 0, "depth=0 (no blocks)", "blocks")
@@ -103,7 +108,8 @@ def unsupported_timm_options(model: nn.Module) -> dict[str, str]:
             check(False, f"block_fn={type(blk).__name__}", at)
             continue
         check(_is_identity(blk.ls1) and _is_identity(blk.ls2), "init_values (layer scale)", f"{at}.ls1")
-        check(_is_identity(blk.drop_path1) and _is_identity(blk.drop_path2), "drop_path_rate > 0", f"{at}.drop_path1")
+        check(_is_identity(blk.drop_path1) and _is_identity(blk.drop_path2),
+              "drop_path_rate > 0", f"{at}.drop_path1")
         check_norm(blk.norm1, f"{at}.norm1")
         check_norm(blk.norm2, f"{at}.norm2")
         attn, mlp = blk.attn, blk.mlp
@@ -115,14 +121,16 @@ def unsupported_timm_options(model: nn.Module) -> dict[str, str]:
             check(getattr(attn, "gate", None) is None, "gated attention", f"{at}.attn.gate")
             check(attn.proj.bias is not None, "proj_bias=False", f"{at}.attn.proj")
             for name, value in [("num_heads", attn.num_heads), ("head_dim", attn.head_dim),
-                                ("qkv_bias", attn.qkv.bias is not None), ("fused_attn", bool(attn.fused_attn)),
+                                ("qkv_bias", attn.qkv.bias is not None),
+                                ("fused_attn", bool(attn.fused_attn)),
                                 ("attn_drop_rate", attn.attn_drop.p), ("drop_rate", attn.proj_drop.p)]:
                 per_block.setdefault(name, set()).add(value)
         if type(mlp) is not layers.Mlp:
             check(False, f"mlp_layer={type(mlp).__name__}", f"{at}.mlp")
         else:
             act = mlp.act
-            exact_gelu = (type(act) is nn.GELU and act.approximate == "none") or type(act) is layers.activations.GELU
+            exact_gelu = ((type(act) is nn.GELU and act.approximate == "none")
+                          or type(act) is layers.activations.GELU)
             extra = f"(approximate={act.approximate!r})" if isinstance(act, nn.GELU) else ""
             check(exact_gelu, f"act_layer={type(act).__name__}{extra}", f"{at}.mlp.act")
             check(_is_identity(mlp.norm), "scale_mlp_norm=True", f"{at}.mlp.norm")
@@ -138,7 +146,8 @@ def unsupported_timm_options(model: nn.Module) -> dict[str, str]:
     # Stages 14-16: final norm, pooling, head.
     pool = model.global_pool
     check(pool in ("token", "avg"), f"global_pool={pool!r}", "global_pool")
-    check(getattr(model, "attn_pool", None) is None, "attention pooling (global_pool 'map' or 'prr')", "attn_pool")
+    check(getattr(model, "attn_pool", None) is None,
+          "attention pooling (global_pool 'map' or 'prr')", "attn_pool")
     check(not getattr(model, "pool_include_prefix", False), "pool_include_prefix=True", "pool")
     if pool in ("token", "avg"):
         ours, other = ("fc_norm", "norm") if pool == "avg" else ("norm", "fc_norm")   # vit_lib's placement
@@ -146,8 +155,8 @@ def unsupported_timm_options(model: nn.Module) -> dict[str, str]:
             check(False, "final_norm=False (no final LayerNorm)", ours)
         elif not _is_identity(getattr(model, other)):
             side = "after" if other == "fc_norm" else "before"
-            check(False, f"fc_norm={other == 'fc_norm'} with global_pool={pool!r} (the final LayerNorm {side} "
-                         f"pooling; vit_lib puts it in '{ours}')", other)
+            check(False, f"fc_norm={other == 'fc_norm'} with global_pool={pool!r} (the final LayerNorm "
+                         f"{side} pooling; vit_lib puts it in '{ours}')", other)
         else:
             check_norm(getattr(model, ours), ours)
     check(model.head_drop.p == 0, f"drop_rate={model.head_drop.p} (timm's head dropout; vit_lib's drop_rate "
@@ -176,11 +185,13 @@ def config_from_timm(model: nn.Module) -> ViTConfig:
     problems = unsupported_timm_options(model)
     if problems:
         lines = "\n".join(f"  - {option}, at {where}" for option, where in problems.items())
-        raise UnsupportedOptionError(f"this timm VisionTransformer uses options vit_lib cannot express:\n{lines}")
+        raise UnsupportedOptionError(
+            f"this timm VisionTransformer uses options vit_lib cannot express:\n{lines}"
+        )
     pe, attn, mlp = model.patch_embed, model.blocks[0].attn, model.blocks[0].mlp
     dim, hidden = pe.proj.out_channels, mlp.fc1.out_features                # D, D_ff
     img, patch = tuple(pe.img_size), tuple(pe.patch_size)
-    drop = getattr(model, "patch_drop", None)                                # PatchDropout, or Identity when off
+    drop = getattr(model, "patch_drop", None)                                # PatchDropout; Identity when off
     config = ViTConfig(
         img_size=img[0] if img[0] == img[1] else img,
         patch_size=patch[0] if patch[0] == patch[1] else patch,
@@ -202,7 +213,8 @@ def config_from_timm(model: nn.Module) -> ViTConfig:
         fused_attn=bool(attn.fused_attn),
     )
     if int(dim * config.mlp_ratio) != hidden:
-        raise UnsupportedOptionError(f"MLP width {hidden} is not int(embed_dim * mlp_ratio), mlp_ratio = {hidden} / {dim}")
+        raise UnsupportedOptionError(f"MLP width {hidden} is not int(embed_dim * mlp_ratio), "
+                                     f"mlp_ratio = {hidden} / {dim}")
     return config
 
 

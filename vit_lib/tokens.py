@@ -10,7 +10,7 @@ Shapes: N batch, T tokens (patches + class token), D width; the patch grid is H/
 
 import torch
 
-from vit_lib.trace import Stage, record
+from vit_lib.stages import Stage, record
 
 # what `import vit_lib` offers from this module; the rest is importable from it by name
 __all__ = ["prepend_class_token", "add_pos_embed", "sincos_pos_embed"]
@@ -25,9 +25,11 @@ def prepend_class_token(tokens: torch.Tensor, cls_token: torch.Tensor) -> torch.
         cls_token: the learned class token, shape (1, 1, D), shared by all N sequences.
     """
     if tokens.ndim != 3:
-        raise ValueError(f"expected patch tokens of shape (N, T-1, D), got {tokens.ndim}-D shape {tuple(tokens.shape)}")
+        raise ValueError("expected patch tokens of shape (N, T-1, D), "
+                         f"got {tokens.ndim}-D shape {tuple(tokens.shape)}")
     if cls_token.shape != (1, 1, tokens.shape[-1]):
-        raise ValueError(f"cls_token must have shape (1, 1, {tokens.shape[-1]}), got {tuple(cls_token.shape)}")
+        raise ValueError(f"cls_token must have shape (1, 1, {tokens.shape[-1]}), "
+                         f"got {tuple(cls_token.shape)}")
     cls = cls_token.expand(tokens.shape[0], -1, -1)    # (N, 1, D), a view, no copy
     return record(Stage.CLASS_TOKEN, torch.cat([cls, tokens], dim=1))  # (N, T, D)
 
@@ -41,7 +43,9 @@ def add_pos_embed(tokens: torch.Tensor, pos_embed: torch.Tensor) -> torch.Tensor
         pos_embed: position table, shape (1, T, D): one row per token, the class token's included.
     """
     if pos_embed.ndim != 3:
-        raise ValueError(f"pos_embed must have shape (1, T, D), got {pos_embed.ndim}-D shape {tuple(pos_embed.shape)}")
+        raise ValueError(
+            f"pos_embed must have shape (1, T, D), got {pos_embed.ndim}-D shape {tuple(pos_embed.shape)}"
+        )
     if pos_embed.shape[1:] != tokens.shape[1:]:
         raise ValueError(
             f"pos_embed has {pos_embed.shape[1]} positions of width {pos_embed.shape[2]}, but the sequence "

@@ -18,9 +18,9 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import torch
 import torch.distributed as dist
@@ -30,10 +30,18 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import BatchSampler, DistributedSampler
 
 from vit_lib.data import (
-    Compose, DataSplits, Normalize, RandomHorizontalFlip, RandomShift, Resize, Split, Transform,
-    load_dataset, shift_images,
+    Compose,
+    DataSplits,
+    Normalize,
+    RandomHorizontalFlip,
+    RandomShift,
+    Resize,
+    Split,
+    Transform,
+    load_dataset,
+    shift_images,
 )
-from vit_lib.model import ViTConfig, VisionTransformer
+from vit_lib.model import VisionTransformer, ViTConfig
 
 # what `import vit_lib` offers from this module; the rest is importable from it by name
 __all__ = [
@@ -243,7 +251,8 @@ def read_checkpoint(path: str | Path, model: nn.Module) -> dict:
         ) from None
     missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
     if missing:
-        raise ValueError(f"{path} is not a checkpoint written by Trainer.save: it has no {', '.join(missing)}")
+        raise ValueError(f"{path} is not a checkpoint written by Trainer.save: "
+                         f"it has no {', '.join(missing)}")
     config = getattr(model, "config", None)
     if config is not None and state["model_config"] is not None:
         saved = state["model_config"]
@@ -277,7 +286,8 @@ class Trainer:
     ) -> None:
         self.rank, self.world_size = distributed_context()
         if config.batch_size % self.world_size:
-            raise ValueError(f"batch_size {config.batch_size} is not divisible by the {self.world_size} processes")
+            raise ValueError(f"batch_size {config.batch_size} is not divisible by "
+                             f"the {self.world_size} processes")
         self.model, self.data, self.config = model, data, config
         self.progress, self.verbose = progress, verbose
         self.net = DistributedDataParallel(model) if self.world_size > 1 else model
@@ -347,7 +357,7 @@ class Trainer:
         target = self.config.epochs if epochs is None else epochs
         self._bar = None
         if self.progress and self.rank == 0:
-            from tqdm.auto import tqdm   # a widget in Jupyter, a text bar in a terminal
+            from tqdm.auto import tqdm  # a widget in Jupyter, a text bar in a terminal
             self._bar = tqdm(total=max(0, target - self.epoch) * self.steps_per_epoch,
                              desc=self.data.name, unit="step")
         try:
@@ -451,7 +461,9 @@ def _number(kind: type, low: float, high: float | None = None, low_open: bool = 
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
+            ) from None
         below = value <= low if low_open else value < low
         if below or (high is not None and value >= high):
             bounds = f"{'>' if low_open else '>='} {low:g}" + (f" and < {high:g}" if high is not None else "")
@@ -470,18 +482,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", choices=sorted(RECIPES), default="digits")
     parser.add_argument("--data-dir", type=Path, default=None, help="folder of the Fashion-MNIST IDX files")
     parser.add_argument("--epochs", type=count, default=None)
-    parser.add_argument("--seed", type=_number(int, 0), default=0, help="seeds the weights, data order and augmentation")
+    parser.add_argument("--seed", type=_number(int, 0), default=0,
+                        help="seeds the weights, data order and augmentation")
     parser.add_argument("--out", type=Path, required=True, help="folder for checkpoint.pt and metrics.json")
     parser.add_argument("--resume", type=Path, default=None, help="continue from this checkpoint")
     parser.add_argument("--batch-size", type=count, default=None, help="the global batch, over all processes")
     parser.add_argument("--lr", type=positive, default=None, help="peak learning rate")
-    parser.add_argument("--max-shift", type=_number(int, 0), default=None, help="random-shift augmentation; 0: none")
+    parser.add_argument("--max-shift", type=_number(int, 0), default=None,
+                        help="random-shift augmentation; 0: none")
     parser.add_argument("--embed-dim", type=count, default=None)
     parser.add_argument("--depth", type=count, default=None)
     parser.add_argument("--num-heads", type=count, default=None)
     parser.add_argument("--patch-drop-rate", type=_number(float, 0, 1), default=None,
                         help="share of patch tokens dropped in training, in [0, 1)")
-    parser.add_argument("--train-subset", type=count, default=None, help="train on the first N training images")
+    parser.add_argument("--train-subset", type=count, default=None,
+                        help="train on the first N training images")
     parser.add_argument("--threads", type=count, default=None, help="torch threads per process")
     parser.add_argument("--no-progress", action="store_true", help="one line per epoch instead of a bar")
     return parser
@@ -545,7 +560,8 @@ def main(argv: list[str] | None = None) -> dict:
     seconds = time.perf_counter() - start
     test, val = trainer.evaluate(data.test), trainer.evaluate(data.val)   # with the recipe's TTA, if any
     result = {"data": args.data, "seed": args.seed, "epochs": config.epochs, "world_size": world_size,
-              "test_acc": test["acc"], "test_loss": test["loss"], "val_acc": val["acc"], "train_seconds": seconds}
+              "test_acc": test["acc"], "test_loss": test["loss"], "val_acc": val["acc"],
+              "train_seconds": seconds}
     if world_size > 1:
         result["rank_weight_spread"] = spread = trainer.rank_weight_spread()
         if rank == 0:

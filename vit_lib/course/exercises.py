@@ -18,8 +18,9 @@ import numbers
 import re
 import textwrap
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -206,7 +207,8 @@ def _diagnose(
     if _is_parts(want) and not (isinstance(got, (tuple, list)) and len(got) == len(want)):
         return got_text, f"return a tuple of {len(want)}" + (f": ({', '.join(parts)})" if parts else "")
     if isinstance(want, torch.Tensor) and tuple(got.shape) != tuple(want.shape):
-        return got_text, f"the shape should be {tuple(want.shape)}; print the shape after each step of your function"
+        return got_text, (f"the shape should be {tuple(want.shape)}; "
+                          "print the shape after each step of your function")
     return got_text, "not one of the usual mistakes; compare your steps with the chapter on this small case"
 
 
@@ -238,7 +240,8 @@ def _run(
                            hint or "read the error: it names the operation and the shapes involved", strict)
         if not (_unchanged(args, case.args) and _unchanged(kwargs, case.kwargs)):
             return _failed(check, case.label, expected_text, "an input changed in place",
-                           "don't modify the inputs (e.g. x -= m, x.transpose_()); write x = x - m instead", strict)
+                           "don't modify the inputs (e.g. x -= m, x.transpose_()); write x = x - m instead",
+                           strict)
         if not _same(got, want):
             got_text, hint = _diagnose(got, want, case, wrong, parts)
             return _failed(check, case.label, expected_text, got_text, hint, strict)
@@ -295,7 +298,8 @@ def check_patchify(fn: Callable[[torch.Tensor, int], torch.Tensor], *, strict: b
          lambda x, p: F.unfold(x, kernel_size=p, stride=p)),
     ]
     raised = [(r"shape '\[.*\]' is invalid for input of size",
-               "a reshape got the wrong sizes; compute H/P and W/P from images.shape (are you assuming square images?)")]
+               "a reshape got the wrong sizes; compute H/P and W/P from images.shape "
+               "(are you assuming square images?)")]
     return _run("check_patchify", fn, cases, _patchify_reference,
                 "(N, T-1, C*P*P), patches row by row, (channel, row, column) inside", wrong, raised, strict)
 
@@ -305,7 +309,9 @@ def _prepend_reference(tokens: torch.Tensor, cls_token: torch.Tensor) -> torch.T
     return torch.cat([cls_token.expand(tokens.shape[0], -1, -1), tokens], dim=1)  # (N, T, D)
 
 
-def check_prepend_cls(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], *, strict: bool = False) -> CheckResult:
+def check_prepend_cls(
+    fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], *, strict: bool = False
+) -> CheckResult:
     """Check `fn(tokens, cls_token)`: (N, T-1, D) and (1, 1, D) -> (N, T, D), class token first.
 
     Args:
@@ -318,9 +324,11 @@ def check_prepend_cls(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], 
         _Case("N=3, D=1", (_counts(3, 2, 1), -torch.ones(1, 1, 1, dtype=torch.float64))),
     ]
     wrong = [
-        ("the class token goes in front, at position 0: torch.cat([cls, tokens], dim=1), not after the patches",
+        ("the class token goes in front, at position 0: torch.cat([cls, tokens], dim=1), "
+         "not after the patches",
          lambda t, c: torch.cat([t, c.expand(t.shape[0], -1, -1)], dim=1)),
-        ("prepend the class token as a new token (torch.cat along dim=1); adding it to the patch tokens keeps T-1 tokens",
+        ("prepend the class token as a new token (torch.cat along dim=1); adding it to the patch tokens "
+         "keeps T-1 tokens",
          lambda t, c: t + c),
         ("the class token is an extra token: keep all T-1 patch tokens and put it in front of them",
          lambda t, c: torch.cat([c.expand(t.shape[0], -1, -1), t[:, 1:]], dim=1)),
@@ -328,8 +336,8 @@ def check_prepend_cls(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], 
     raised = [(r"Sizes of tensors must match|Tensors must have same number of dimensions|Expected size",
                "the class token is (1, 1, D): expand it to the batch first, cls_token.expand(N, -1, -1), "
                "then torch.cat([cls, tokens], dim=1)")]
-    return _run("check_prepend_cls", fn, cases, _prepend_reference, "(N, T, D), the class token at position 0",
-                wrong, raised, strict)
+    return _run("check_prepend_cls", fn, cases, _prepend_reference,
+                "(N, T, D), the class token at position 0", wrong, raised, strict)
 
 
 # --- chapters/90_checkers.md, cell 18 ---
@@ -367,7 +375,9 @@ def _split_reference(x: torch.Tensor, num_heads: int) -> torch.Tensor:
     return x.reshape(n, t, num_heads, inner // num_heads).transpose(1, 2)   # (N, h, T, d_h)
 
 
-def check_split_heads(fn: Callable[[torch.Tensor, int], torch.Tensor], *, strict: bool = False) -> CheckResult:
+def check_split_heads(
+    fn: Callable[[torch.Tensor, int], torch.Tensor], *, strict: bool = False
+) -> CheckResult:
     """Check `fn(x, num_heads)`: (N, T, h*d_h) -> (N, h, T, d_h), head i = features i*d_h ... (i+1)*d_h - 1.
 
     Args:
@@ -482,8 +492,8 @@ def check_merge_heads(fn: Callable[[torch.Tensor], torch.Tensor], *, strict: boo
     raised = [(r"view size is not compatible|contiguous",
                "after .transpose the tensor is not contiguous, so .view fails: use .reshape(N, T, h * d_h) "
                "or .contiguous().view(...)")]
-    return _run("check_merge_heads", fn, cases, _merge_reference, "(N, T, h*d_h), the heads one after another",
-                wrong, raised, strict)
+    return _run("check_merge_heads", fn, cases, _merge_reference,
+                "(N, T, h*d_h), the heads one after another", wrong, raised, strict)
 
 
 # --- chapters/90_checkers.md, cell 33 ---
@@ -512,10 +522,12 @@ def check_layer_norm(
 
     cases = [
         _Case("N=2, T=5, D=8, a fresh LayerNorm (weight 1, bias 0)",
-              (_randn(2, 5, 8, seed=0, scale=2.0), torch.ones(8, dtype=torch.float64), torch.zeros(8, dtype=torch.float64))),
+              (_randn(2, 5, 8, seed=0, scale=2.0), torch.ones(8, dtype=torch.float64),
+               torch.zeros(8, dtype=torch.float64))),
         _Case("tiny tokens: values ≈ 1e-3, variance ≈ 1e-6, as small as eps",
               (_randn(1, 3, 8, seed=3, scale=1e-3), *affine(8, 4))),
-        _Case("one token, D=16, learned weight and bias", (_randn(1, 1, 16, seed=6, scale=10.0), *affine(16, 7))),
+        _Case("one token, D=16, learned weight and bias",
+              (_randn(1, 1, 16, seed=6, scale=10.0), *affine(16, 7))),
     ]
     wrong = [
         ("eps is 1e-6 in ViT and timm; you used 1e-5 (PyTorch's nn.LayerNorm default). It only "
@@ -570,13 +582,15 @@ def check_mlp_dropout(make_mlp: Callable[..., nn.Module], *, strict: bool = Fals
                 modules[drop] = make_mlp(dim, hidden, drop=drop).double()
             except Exception as err:
                 return fail(0, "an nn.Module", f"make_mlp raised {type(err).__name__}: {err}",
-                            "make_mlp(in_features, hidden_features, drop=p) must build the module, e.g. a class "
-                            "whose __init__ takes (in_features, hidden_features, *, drop)")
+                            "make_mlp(in_features, hidden_features, drop=p) must build the module, "
+                            "e.g. a class whose __init__ takes (in_features, hidden_features, *, drop)")
         linears = [m for m in modules[0.0].modules() if isinstance(m, nn.Linear)]
         widths = [(m.in_features, m.out_features) for m in linears]
         if widths != [(dim, hidden), (hidden, dim)]:
-            return fail(0, f"Linear layers {[(dim, hidden), (hidden, dim)]} (in, out)", f"Linear layers {widths}",
-                        "fc1 widens each token from D to D_ff, fc2 brings it back to D; define fc1 before fc2")
+            return fail(0, f"Linear layers {[(dim, hidden), (hidden, dim)]} (in, out)",
+                        f"Linear layers {widths}",
+                        "fc1 widens each token from D to D_ff, fc2 brings it back to D; "
+                        "define fc1 before fc2")
         fc1, fc2 = linears
 
         mlp = modules[0.0].eval()
@@ -599,7 +613,8 @@ def check_mlp_dropout(make_mlp: Callable[..., nn.Module], *, strict: bool = Fals
         if not _same(got, want):
             return fail(2, "the eval-mode output (dropout with p = 0 keeps everything)",
                         f"{_zero_fraction(got):.0%} of the outputs are zero",
-                        "nn.Dropout() without an argument has p = 0.5: pass the probability, nn.Dropout(drop)")
+                        "nn.Dropout() without an argument has p = 0.5: "
+                        "pass the probability, nn.Dropout(drop)")
 
         mlp = modules[0.5].eval()
         lin1, lin2 = [m for m in mlp.modules() if isinstance(m, nn.Linear)]
@@ -614,7 +629,8 @@ def check_mlp_dropout(make_mlp: Callable[..., nn.Module], *, strict: bool = Fals
         mlp = modules[p].train()
         lin1, lin2 = [m for m in mlp.modules() if isinstance(m, nn.Linear)]
         seen = {}
-        handle = lin2.register_forward_pre_hook(lambda module, args: seen.setdefault("hidden", args[0].detach()))
+        handle = lin2.register_forward_pre_hook(
+            lambda module, args: seen.setdefault("hidden", args[0].detach()))
         try:
             with torch.no_grad():
                 torch.manual_seed(1)
@@ -630,7 +646,8 @@ def check_mlp_dropout(make_mlp: Callable[..., nn.Module], *, strict: bool = Fals
         got_text = f"{f_hidden:.0%} zeros after GELU, {f_out:.0%} after fc2"
         if abs(f_hidden - 0.5) < 0.05 or abs(f_out - 0.5) < 0.05:
             return fail(4, expected, got_text,
-                        "nn.Dropout() without an argument has p = 0.5: pass the probability, nn.Dropout(drop)")
+                        "nn.Dropout() without an argument has p = 0.5: "
+                        "pass the probability, nn.Dropout(drop)")
         if f_hidden < 0.05:
             return fail(4, expected, got_text, "add dropout after the GELU (timm's drop1), before fc2")
         if f_out < 0.05:
@@ -640,12 +657,13 @@ def check_mlp_dropout(make_mlp: Callable[..., nn.Module], *, strict: bool = Fals
         kept = hidden_act != 0
         if not torch.allclose(hidden_act[kept], clean[kept] / (1 - p), rtol=_RTOL, atol=_ATOL):
             return fail(4, "kept activations = GELU(fc1(x)) / (1 - p)", "other values",
-                        "dropout goes after the activation, and nn.Dropout scales the kept values by 1/(1 - p); "
-                        "don't rescale them yourself")
+                        "dropout goes after the activation, and nn.Dropout scales the kept values "
+                        "by 1/(1 - p); don't rescale them yourself")
         kept = out != 0
         if not torch.allclose(out[kept], pre_drop2[kept] / (1 - p), rtol=_RTOL, atol=_ATOL):
             return fail(4, "kept outputs = fc2(...) / (1 - p)", "other values",
-                        "the last dropout acts on fc2's output, and nn.Dropout scales the kept values by 1/(1 - p)")
+                        "the last dropout acts on fc2's output, and nn.Dropout scales the kept values "
+                        "by 1/(1 - p)")
     return _passed(check, labels, strict)
 
 
@@ -764,7 +782,8 @@ def check_param_count(fn: Callable[..., int], *, strict: bool = False) -> CheckR
         _Case("a tiny ViT without a head (K=0)", (), tiny),
     ]
     wrong = [
-        ("with h·d_h ≠ D, qkv is Linear(D → 3·h·d_h) and proj is Linear(h·d_h → D); you counted them as D-wide",
+        ("with h·d_h ≠ D, qkv is Linear(D → 3·h·d_h) and proj is Linear(h·d_h → D); "
+         "you counted them as D-wide",
          lambda **c: _vit_params(**c, inner=c["embed_dim"])),
         ("the class token needs a position too: the position table has T = patches + 1 rows",
          lambda **c: _vit_params(**c, cls_position=False)),
@@ -853,10 +872,12 @@ def check_split_qkv(
     ]
     raised = [
         (r"NoneType", "with qkv_bias=False the bias is None: return None for b_q, b_k and b_v"),
-        (r"Dimension out of range", "the bias is 1-D, (3·h·d_h,): its thirds are bias.chunk(3), along dim=0 — "
-                                    "like the weight's, which are its rows"),
-        (r"not enough values to unpack \(expected 3", "chunk(3) gave fewer than 3 pieces, so that axis is not "
-                                                     "3·h·d_h long: the q, k, v thirds are the rows, dim=0"),
+        (r"Dimension out of range",
+         "the bias is 1-D, (3·h·d_h,): its thirds are bias.chunk(3), along dim=0 — "
+         "like the weight's, which are its rows"),
+        (r"not enough values to unpack \(expected 3",
+         "chunk(3) gave fewer than 3 pieces, so that axis is not "
+         "3·h·d_h long: the q, k, v thirds are the rows, dim=0"),
     ]
     return _run("check_split_qkv", fn, cases, _split_qkv_reference,
                 "(w_q, w_k, w_v, b_q, b_k, b_v), rows [q | k | v]", wrong, raised, strict, _QKV_PARTS)
@@ -910,7 +931,8 @@ def check_lr_schedule(fn: Callable[..., float], *, strict: bool = False) -> Chec
     """
     cases = [
         _Case("warm-up 3 of 10 steps, peak 1.0, min_lr 0.1", (10, 3, 1.0), {"min_lr": 0.1}),
-        _Case("no warm-up (warmup_steps = 0), 8 steps, peak 2.0, min_lr left at its default 0.0", (8, 0, 2.0)),
+        _Case("no warm-up (warmup_steps = 0), 8 steps, peak 2.0, min_lr left at its default 0.0",
+              (8, 0, 2.0)),
         _Case("a single warm-up step of 12, peak 0.5, min_lr 0.05", (12, 1, 0.5), {"min_lr": 0.05}),
     ]
     early = ("the cosine must reach min_lr exactly at step total_steps: progress = (step − warmup_steps) / "
@@ -919,8 +941,9 @@ def check_lr_schedule(fn: Callable[..., float], *, strict: bool = False) -> Chec
         ("the rate should first rise linearly over warmup_steps steps; yours starts the cosine at step 0 "
          "at the peak (no warm-up)",
          lambda *a, **k: _lr_schedule(*a, **k, warmup="none")),
-        ("warm-up counts from 1 here: step s < warmup_steps gets (s + 1) / warmup_steps · peak_lr, so step 0 "
-         "already trains and step warmup_steps − 1 reaches the peak; yours starts at 0 and peaks one step late",
+        ("warm-up counts from 1 here: step s < warmup_steps gets (s + 1) / warmup_steps · peak_lr, "
+         "so step 0 already trains and step warmup_steps − 1 reaches the peak; "
+         "yours starts at 0 and peaks one step late",
          lambda *a, **k: _lr_schedule(*a, **k, warmup="from_zero")),
         ("your warm-up overshoots: with step <= warmup_steps, step warmup_steps gets (warmup_steps + 1) / "
          "warmup_steps · peak_lr, above the peak; the warm-up is the steps with step < warmup_steps",
@@ -950,7 +973,8 @@ def check_lr_schedule(fn: Callable[..., float], *, strict: bool = False) -> Chec
                               "instead of dividing by warmup_steps"),
     ]
     return _run("check_lr_schedule", _lr_curve(fn), cases, _lr_curve(_lr_schedule),
-                "the rate at steps 0, 1, …, total_steps", [(h, _lr_curve(v)) for h, v in wrong], raised, strict)
+                "the rate at steps 0, 1, …, total_steps", [(h, _lr_curve(v)) for h, v in wrong],
+                raised, strict)
 
 
 # --- chapters/90_checkers.md, cell 60 ---

@@ -9,11 +9,11 @@ Outside a `with recording():` block `record` does nothing but return its input, 
 `torch.compile` it is not even traced.
 """
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
-from typing import Iterator
 
 import torch
 
