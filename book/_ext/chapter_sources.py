@@ -34,14 +34,17 @@ def add_md_download(app: Sphinx, pagename: str, templatename: str, context: dict
         return
     for button in context.get("header_buttons", []):
         if button.get("label") == "download-buttons":
-            button["buttons"].insert(1, {
-                "type": "link",
-                "url": f"{context['pathto']('_sources', 1)}/chapters/{chapter.name}",
-                "text": ".md",
-                "tooltip": "Download the chapter's source (MyST Markdown text notebook)",
-                "icon": "fab fa-markdown",
-                "label": "download-chapter-source-button",
-            })
+            button["buttons"].insert(
+                1,
+                {
+                    "type": "link",
+                    "url": f"{context['pathto']('_sources', 1)}/chapters/{chapter.name}",
+                    "text": ".md",
+                    "tooltip": "Download the chapter's source (MyST Markdown text notebook)",
+                    "icon": "fab fa-markdown",
+                    "label": "download-chapter-source-button",
+                },
+            )
 
 
 def copy_chapters(app: Sphinx, exception: Exception | None) -> None:

@@ -28,7 +28,10 @@ def _is_thebe(script) -> bool:
 
 def _key(script) -> tuple:
     attributes = getattr(script, "attributes", None) or {}
-    return (str(getattr(script, "filename", script)), tuple(sorted((k, str(v)) for k, v in attributes.items())))
+    return (
+        str(getattr(script, "filename", script)),
+        tuple(sorted((k, str(v)) for k, v in attributes.items())),
+    )
 
 
 def clean_scripts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
