@@ -11,13 +11,16 @@ UV_VERSION := 0.13.8
 JOBS    ?= 2
 MATHJAX := book/_static/mathjax/tex-chtml.js
 MATHJAX_VERSION := 3.2.2
+# axe-core, the accessibility checker the site tests inject into every page (never served by the site).
+AXE := .cache/axe/axe.min.js
+AXE_VERSION := 4.14.1
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # The site tests drive Debian's Chromium (never a browser downloaded by `playwright install`).
 # A CJK font makes the Chinese of the glossary legible in the screenshots.
 CHROMIUM := /usr/bin/chromium
 BROWSER_PACKAGES := chromium fonts-wqy-zenhei
 
-.PHONY: help setup lock model book test portability export execute check format lab clean distclean browser site-test datasets
+.PHONY: help setup lock model book test portability export execute check format figures lab clean distclean browser site-test datasets
 
 help:
 	@echo "make book      set up, then build the site into _build/html"
@@ -30,6 +33,7 @@ help:
 	@echo "make execute   re-run the chapters into their executed twins book/*.ipynb (CHAPTERS=01 for one)"
 	@echo "make check     the sync gates (vit_lib and the twins against the chapters) and ruff"
 	@echo "make format    ruff format on tools/, tests/ and benchmarks/"
+	@echo "make figures   draw the whole-model figures (book/_static/architecture/) from vit_lib's stages"
 	@echo "make setup     the virtual environment .venv from $(LOCK), and MathJax (make book/test do it)"
 	@echo "make lab       JupyterLab with jupytext: open chapters/*.md as notebooks"
 	@echo "make model     re-train the digits ViT that vit_lib ships (vit_lib/weights/, about 2 minutes)"
@@ -63,6 +67,11 @@ $(MATHJAX):
 	rm -rf book/_static/mathjax
 	cp -r .cache/npm/node_modules/mathjax/es5 book/_static/mathjax
 
+$(AXE):
+	mkdir -p .cache/npm-axe .cache/axe
+	npm install --silent --no-save --no-audit --no-fund --prefix .cache/npm-axe axe-core@$(AXE_VERSION)
+	cp .cache/npm-axe/node_modules/axe-core/axe.min.js $(AXE)
+
 export: $(STAMP)
 	$(PY) tools/literate.py export
 
@@ -78,8 +87,13 @@ book: setup
 check: setup
 	$(PY) tools/literate.py check-export
 	$(PY) tools/literate.py check-twins
+	$(PY) tools/architecture.py --check
 	$(VENV)/bin/ruff check --quiet .
 	$(VENV)/bin/ruff format --check --quiet .
+
+# The whole-model figures of the landing page and the chapters, drawn from vit_lib's stage table.
+figures: export
+	$(PY) tools/architecture.py
 
 # Apply the formatter to tools/, tests/ and benchmarks/ (not to vit_lib or the chapters: see pyproject.toml).
 format: setup
@@ -114,8 +128,8 @@ portability: setup
 # Every page of _build/html in headless Chromium, served on 127.0.0.1: no console errors, no
 # failed or external requests, images loaded, math typeset, search works; plus an offline
 # check of every internal link. Screenshots go to _build/screenshots/.
-site-test: setup
-	SITE_TESTS_REQUIRED=1 SKIP_BROWSER=$(SKIP_BROWSER) $(PY) -m pytest tests/website -p no:cacheprovider
+site-test: setup $(AXE)
+	SITE_TESTS_REQUIRED=1 SKIP_BROWSER=$(SKIP_BROWSER) AXE_JS=$(AXE) $(PY) -m pytest tests/website -p no:cacheprovider
 
 # Fashion-MNIST's IDX files from Debian's dataset-fashion-mnist (MIT), for the loader's smoke
 # test and `python -m vit_lib.train --data fashion-mnist`. Where apt is not available (or we

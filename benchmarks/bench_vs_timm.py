@@ -60,10 +60,22 @@ from vit_lib import from_timm  # noqa: E402  (after the path set-up, so the chec
 
 CONFIGS = {
     "seed (h=16)": dict(
-        img_size=32, patch_size=8, embed_dim=1024, depth=2, num_heads=16, mlp_ratio=2.0, num_classes=1000
+        img_size=32,
+        patch_size=8,
+        embed_dim=1024,
+        depth=2,
+        num_heads=16,
+        mlp_ratio=2.0,
+        num_classes=1000,
     ),
     "ViT-S/16-224": dict(
-        img_size=224, patch_size=16, embed_dim=384, depth=12, num_heads=6, mlp_ratio=4.0, num_classes=1000
+        img_size=224,
+        patch_size=16,
+        embed_dim=384,
+        depth=12,
+        num_heads=6,
+        mlp_ratio=4.0,
+        num_classes=1000,
     ),
 }
 QUICK_CONFIGS = {
@@ -130,10 +142,14 @@ def peak_bytes(fn, *args) -> int:
     with quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn(*args)
     events = [
-        (e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"
+        (e.start_ns(), e.nbytes())
+        for e in prof.profiler.kineto_results.events()
+        if e.name() == "[memory]"
     ]
     live = peak = 0
-    for _, nbytes in sorted(events, key=lambda event: event[0]):  # stable: same-time events keep their order
+    for _, nbytes in sorted(
+        events, key=lambda event: event[0]
+    ):  # stable: same-time events keep their order
         live += nbytes
         peak = max(peak, live)
     return peak
@@ -178,7 +194,8 @@ def measure(
     budget_s: float,
     matmul: Matmul,
 ):
-    """Interleaved medians: every round runs each implementation once, in a rotating order, and the matmul."""
+    """Interleaved medians: every round runs each implementation once, in a rotating order, and "
+    "the matmul."""
     torch.manual_seed(1)
     x = torch.randn(batch, 3, kwargs["img_size"], kwargs["img_size"])
     y = torch.randint(0, kwargs["num_classes"], (batch,))
@@ -226,7 +243,9 @@ def load() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run: one tiny model, batches 1 and 4")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: one tiny model, batches 1 and 4"
+    )
     parser.add_argument(
         "--threads", type=int, default=os.cpu_count(), help="torch threads (default: all CPUs)"
     )
@@ -239,7 +258,9 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="seconds per (config, batch) before fewer rounds are used, at least 5 (default 90; quick 5)",
     )
-    parser.add_argument("--output", type=Path, default=None, help="also write the report to this file")
+    parser.add_argument(
+        "--output", type=Path, default=None, help="also write the report to this file"
+    )
     args = parser.parse_args(argv)
     configs = QUICK_CONFIGS if args.quick else CONFIGS
     batches = (1, 4) if args.quick else (1, 8, 64)
@@ -263,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     out(
         f"load average at start: {load()} (the CPUs may be shared; ratios are interleaved, absolute "
+        ""
         "times are not)"
     )
     matmul = Matmul(matmul_n)
@@ -275,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((config_name, batch, rounds, cells, mm_rate))
     rates = [row[-1] / 1e9 for row in rows]
     out(
-        f"matmul: {matmul_n}x{matmul_n} fp32, timed in every round; per-cell medians {min(rates):.1f} to "
+        f"matmul: {matmul_n}x{matmul_n} fp32, timed in every round; per-cell medians "
+        f"{min(rates):.1f} to "
         f"{max(rates):.1f} GFLOP/s (the % mm column divides by its own cell's median)"
     )
     out(
@@ -284,8 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     out()
     header = (
-        f"{'config':<13} {'N':>3} {'impl':<16} {'fwd ms':>9} {'x timm':>6} {'train ms':>9} {'x timm':>6} "
-        f"{'fwd MiB':>8} {'x timm':>6} {'train MiB':>9} {'x timm':>6} {'GFLOP/s':>8} {'% mm':>5} {'runs':>4}"
+        f"{'config':<13} {'N':>3} {'impl':<16} {'fwd ms':>9} {'x timm':>6} {'train ms':>9} "
+        f"{'x timm':>6} "
+        f"{'fwd MiB':>8} {'x timm':>6} {'train MiB':>9} {'x timm':>6} {'GFLOP/s':>8} {'% mm':>5} "
+        f"{'runs':>4}"
     )
     out(header)
     out("-" * len(header))
@@ -309,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
             out(
                 f"{config_name:<13} {batch:>3} {impl:<16} {c.fwd_s * 1e3:>9.2f} {r[0]:>6.2f} "
                 f"{c.train_s * 1e3:>9.2f} "
-                f"{r[1]:>6.2f} {c.fwd_peak / MiB:>8.1f} {r[2]:>6.2f} {c.train_peak / MiB:>9.1f} {r[3]:>6.2f} "
+                f"{r[1]:>6.2f} {c.fwd_peak / MiB:>8.1f} {r[2]:>6.2f} {c.train_peak / MiB:>9.1f} "
+                f"{r[3]:>6.2f} "
                 f"{rate / 1e9:>8.1f} {100 * rate / peak:>5.0f} {rounds:>4}"
             )
         out()
@@ -319,7 +345,10 @@ def main(argv: list[str] | None = None) -> int:
         return max(max(r[which]) for r in ratios[impl])
 
     fused_time, fused_mem = worst("vit_lib fused", slice(0, 2)), worst("vit_lib fused", slice(2, 4))
-    expl_time, expl_mem = worst("vit_lib explicit", slice(0, 2)), worst("vit_lib explicit", slice(2, 4))
+    expl_time, expl_mem = (
+        worst("vit_lib explicit", slice(0, 2)),
+        worst("vit_lib explicit", slice(2, 4)),
+    )
     fused_64 = min(v for (cfg, impl), v in at_64.items() if impl == "vit_lib fused")
     met = {
         "fused<=1.00x": fused_time <= 1.0 and fused_mem <= 1.0,

@@ -59,7 +59,8 @@ def main(spec: dict, threads: int = 1) -> None:
     test, test_tta = trainer.evaluate(data.test, tta=False), trainer.evaluate(data.test, tta=True)
     params = sum(p.numel() for p in model.parameters())
     print(
-        f"RESULT {spec['name']} val {val['acc']:.4f} test {test['acc']:.4f} TTA val {val_tta['acc']:.4f} "
+        f"RESULT {spec['name']} val {val['acc']:.4f} test {test['acc']:.4f} TTA val "
+        f"{val_tta['acc']:.4f} "
         f"test {test_tta['acc']:.4f} wall {time.perf_counter() - start:.0f} params {params}",
         flush=True,
     )

@@ -44,10 +44,14 @@ def machine(threads: int) -> str:
 def parser(
     name: str, default_seeds: list[int], default_output: str, default_threads: int
 ) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=f"Train the {name} recipe and record accuracy and time.")
+    p = argparse.ArgumentParser(
+        description=f"Train the {name} recipe and record accuracy and time."
+    )
     p.add_argument("--seeds", type=int, nargs="+", default=default_seeds)
     p.add_argument("--epochs", type=int, default=None, help="override the recipe (for a quick try)")
-    p.add_argument("--train-subset", type=int, default=None, help="first N training images (for a quick try)")
+    p.add_argument(
+        "--train-subset", type=int, default=None, help="first N training images (for a quick try)"
+    )
     p.add_argument(
         "--eval-subset",
         type=int,
@@ -94,7 +98,9 @@ def run(
         trainer = Trainer(model, data, config, progress=args.progress)
         wall, cpu = time.perf_counter(), time.process_time()
         trainer.fit()
-        test = trainer.evaluate(data.test)  # with the recipe's test-time augmentation, if any: timed too
+        test = trainer.evaluate(
+            data.test
+        )  # with the recipe's test-time augmentation, if any: timed too
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         val = trainer.evaluate(data.val)
         runs.append(
@@ -142,10 +148,12 @@ def run(
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")
     print(
-        f"summary: {name} mean test accuracy {mean_acc:.4f} ± {std_acc:.4f} over {len(runs)} seed(s), "
+        f"summary: {name} mean test accuracy {mean_acc:.4f} ± {std_acc:.4f} over {len(runs)} "
+        "seed(s), "
         f"max {max_wall:.1f} s wall / {max_cpu:.1f} s CPU per thread per run; targets >= "
         f"{targets['mean_test_acc']:.3f} "
-        f"({'met' if result['met_accuracy'] else 'NOT met'}), <= {targets['seconds_per_run']} s per run "
+        f"({'met' if result['met_accuracy'] else 'NOT met'}), <= {targets['seconds_per_run']} s per "
+        "run "
         f"(wall {'met' if result['met_time_wall'] else 'NOT met'}, CPU "
         f"{'met' if result['met_time_cpu'] else 'NOT met'})"
     )

@@ -1,4 +1,5 @@
-"""Shared fixtures: the repository root, a scratch copy of the literate sources, the Fashion-MNIST skip."""
+"""Shared fixtures: the repository root, a scratch copy of the literate sources, the Fashion-MNIST "
+"skip."""
 
 import shutil
 from pathlib import Path
@@ -31,7 +32,9 @@ requires_fashion_mnist = pytest.mark.skipif(
 def repo_copy(tmp_path: Path) -> Path:
     """A copy of chapters/, vit_lib/ and the twins in book/, for tests that break things."""
     for folder in ("chapters", "vit_lib"):
-        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__")
+        )
     (tmp_path / "book").mkdir()
     for twin in (ROOT / "book").glob("*.ipynb"):
         shutil.copy(twin, tmp_path / "book" / twin.name)

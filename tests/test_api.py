@@ -41,7 +41,15 @@ def test_the_package_offers_exactly_its_curated_names():
 
 
 def test_course_helpers_and_internals_stay_out_of_the_top_level():
-    for name in ("check_patchify", "CheckResult", "record", "scope", "recording", "IDX_DTYPES", "main"):
+    for name in (
+        "check_patchify",
+        "CheckResult",
+        "record",
+        "scope",
+        "recording",
+        "IDX_DTYPES",
+        "main",
+    ):
         assert name not in vit_lib.__all__ and not hasattr(vit_lib, name), name
     assert "check_patchify" in vit_lib.course.__all__
 

@@ -8,7 +8,8 @@ from vit_lib import Attention, merge_heads, split_heads
 
 
 def concatenate_heads(x: torch.Tensor) -> torch.Tensor:
-    """(N, h, T, d_h) -> (N, T, h*d_h) the slow, obvious way: token t's head outputs side by side."""
+    """(N, h, T, d_h) -> (N, T, h*d_h) the slow, obvious way: token t's head outputs side by "
+    "side."""
     batch, heads, tokens, head_dim = x.shape
     out = torch.empty(batch, tokens, heads * head_dim, dtype=x.dtype)
     for n in range(batch):
@@ -34,7 +35,8 @@ def test_merge_heads_is_concatenation_of_heads_per_token():
 
 
 def test_scrambled_view_fails_the_concatenation_check():
-    """The check above bites: a bare view from (N, h, T, d_h) has the right shape and wrong values."""
+    """The check above bites: a bare view from (N, h, T, d_h) has the right shape and wrong "
+    "values."""
     x = torch.randn(2, 3, 5, 4)
     scrambled = x.view(2, 5, 12)  # no transpose back: tokens mixed across heads
     assert scrambled.shape == merge_heads(x).shape
@@ -48,7 +50,9 @@ def test_merge_heads_accepts_non_contiguous_input():
 
 
 def test_merge_heads_wrong_rank():
-    with pytest.raises(ValueError, match=r"expected \(N, h, T, d_h\), got 3-D shape \(4, 17, 768\)"):
+    with pytest.raises(
+        ValueError, match=r"expected \(N, h, T, d_h\), got 3-D shape \(4, 17, 768\)"
+    ):
         merge_heads(torch.randn(4, 17, 768))
 
 
@@ -99,7 +103,9 @@ def test_seed_configuration_shapes():
 def test_matches_timm_attention(dim, num_heads, head_dim):
     vit = pytest.importorskip("timm.models.vision_transformer")
     torch.manual_seed(0)
-    reference = vit.Attention(dim, num_heads=num_heads, attn_head_dim=head_dim, qkv_bias=True).eval()
+    reference = vit.Attention(
+        dim, num_heads=num_heads, attn_head_dim=head_dim, qkv_bias=True
+    ).eval()
     ours = Attention(dim, num_heads, head_dim=head_dim).eval()
     assert (
         list(ours.state_dict())
@@ -152,7 +158,8 @@ def attn():
 
 def test_wrong_token_width(attn):
     with pytest.raises(
-        ValueError, match=r"Attention expects token width 1024, got 768 \(input shape \(4, 17, 768\)\)"
+        ValueError,
+        match=r"Attention expects token width 1024, got 768 \(input shape \(4, 17, 768\)\)",
     ):
         attn(torch.randn(4, 17, 768))
 

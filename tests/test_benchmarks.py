@@ -36,7 +36,11 @@ def test_quick_benchmark_prints_table_and_summary(tmp_path):
     for column in ("fwd ms", "train ms", "fwd MiB", "train MiB", "GFLOP/s", "% mm", "x timm"):
         assert column in lines[header]
     number = r"\s+\d+\.\d+"
-    rows = [line for line in lines if re.match(r"tiny\s+\d+ (vit_lib fused|vit_lib explicit|timm)\s", line)]
+    rows = [
+        line
+        for line in lines
+        if re.match(r"tiny\s+\d+ (vit_lib fused|vit_lib explicit|timm)\s", line)
+    ]
     assert len(rows) == 2 * 3  # batches 1 and 4, three implementations each
     for row in rows:
         assert re.search(rf"({number}){{9}}\s+\d+\s+\d+$", row), row
@@ -95,7 +99,9 @@ def test_training_benchmark_prints_summary_and_writes_json(tmp_path, script, ext
     )
     assert all(len(r["history"]) == 1 and 0 <= r["test_acc"] <= 1 for r in runs)
     summary = result.stdout.splitlines()[-1]
-    assert summary.startswith(f"summary: {data['benchmark']} mean test accuracy {data['mean_test_acc']:.4f}")
+    assert summary.startswith(
+        f"summary: {data['benchmark']} mean test accuracy {data['mean_test_acc']:.4f}"
+    )
     assert f"over {len(runs)} seed(s)" in summary
     assert re.search(
         r"targets >= 0\.\d+ \((met|NOT met)\), <= \d+ s per run \(wall (met|NOT met), CPU (met|NOT met)\)$",

@@ -1,4 +1,5 @@
-"""vit_lib.Block: the two-line pre-norm formula by hand; timm agrees; attention weights; the encoder."""
+"""vit_lib.Block: the two-line pre-norm formula by hand; timm agrees; attention weights; the "
+"encoder."""
 
 import pytest
 import torch
@@ -8,7 +9,9 @@ from vit_lib import Block, VisionTransformer
 from vit_lib.stages import recording
 
 
-def layer_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float) -> torch.Tensor:
+def layer_norm(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float
+) -> torch.Tensor:
     mean = x.mean(-1, keepdim=True)
     var = x.var(-1, unbiased=False, keepdim=True)
     return (x - mean) / torch.sqrt(var + eps) * weight + bias
@@ -107,7 +110,9 @@ def test_block_records_its_stages_in_compute_order():
 
 
 def test_encoder_blocks_do_not_share_weights():
-    model = VisionTransformer(img_size=16, patch_size=8, embed_dim=32, depth=3, num_heads=2, num_classes=0)
+    model = VisionTransformer(
+        img_size=16, patch_size=8, embed_dim=32, depth=3, num_heads=2, num_classes=0
+    )
     blocks = list(model.blocks)
     assert len({id(b) for b in blocks}) == 3  # three distinct modules
     per_block = sum(p.numel() for p in blocks[0].parameters())

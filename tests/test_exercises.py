@@ -427,7 +427,16 @@ def param_count(**sizes):
 
 
 def param_count_by_building(
-    *, img_size, patch_size, in_chans, embed_dim, depth, num_heads, head_dim, mlp_hidden, num_classes
+    *,
+    img_size,
+    patch_size,
+    in_chans,
+    embed_dim,
+    depth,
+    num_heads,
+    head_dim,
+    mlp_hidden,
+    num_classes,
 ):
     model = vit_lib.VisionTransformer(
         img_size=img_size,
@@ -462,7 +471,8 @@ def split_qkv_by_heads(weight, bias, num_heads):
 
 
 def split_qkv_via_linear(weight, bias, num_heads):
-    """Like the chapter: the fused Linear's output, cut into three, equals three separate Linears."""
+    """Like the chapter: the fused Linear's output, cut into three, equals three separate "
+    "Linears."""
     inner = weight.shape[0] // 3
     parts = [weight[i * inner : (i + 1) * inner].clone() for i in range(3)]
     biases = [None if bias is None else bias[i * inner : (i + 1) * inner].clone() for i in range(3)]
@@ -479,7 +489,11 @@ def split_qkv_interleaved(weight, bias, num_heads):
     d = weight.shape[1]
     w = weight.view(num_heads, 3, -1, d)  # (h, 3, d_h, D): not timm's layout
     ws = [w[:, i].reshape(-1, d) for i in range(3)]
-    bs = [bias.view(num_heads, 3, -1)[:, i].reshape(-1) for i in range(3)] if bias is not None else [None] * 3
+    bs = (
+        [bias.view(num_heads, 3, -1)[:, i].reshape(-1) for i in range(3)]
+        if bias is not None
+        else [None] * 3
+    )
     return (*ws, *bs)
 
 
@@ -534,7 +548,9 @@ def lr_lambda_lr(step, total_steps, warmup_steps, peak_lr, min_lr=0.0):
     return optimizer.param_groups[0]["lr"]
 
 
-def _lr_variant(warm="right", decay=0, clamp=False, angle=math.pi, shape="cos", from_zero=False, floor=True):
+def _lr_variant(
+    warm="right", decay=0, clamp=False, angle=math.pi, shape="cos", from_zero=False, floor=True
+):
     def lr(step, total_steps, warmup_steps, peak_lr, min_lr=0.0):
         w = 0 if warm == "none" else warmup_steps
         if warm == "right" and step < w:
@@ -651,7 +667,9 @@ RIGHT = [
     (ex.check_lr_schedule, _lr_variant(clamp=True)),
     (
         ex.check_lr_schedule,
-        lambda s, total, w, peak, min_lr=0.0: peak * vit_lib.train.WarmupCosine(w, total, min_lr / peak)(s),
+        lambda s, total, w, peak, min_lr=0.0: (
+            peak * vit_lib.train.WarmupCosine(w, total, min_lr / peak)(s)
+        ),
     ),
     (ex.check_rollout, rollout),
     (ex.check_rollout, rollout_stacked),
@@ -670,7 +688,9 @@ def assert_printed(printed: str, message: str) -> None:
     assert all(len(line) <= 88 or " " not in line.strip() for line in printed.splitlines()), printed
 
 
-@pytest.mark.parametrize("checker, solution", RIGHT, ids=[f"{c.__name__}-{_id(s)}" for c, s in RIGHT])
+@pytest.mark.parametrize(
+    "checker, solution", RIGHT, ids=[f"{c.__name__}-{_id(s)}" for c, s in RIGHT]
+)
 def test_right_solution_passes(checker, solution, capsys):
     result = checker(solution)
     printed = capsys.readouterr().out
@@ -734,7 +754,11 @@ WRONG = [
     (ex.check_num_tokens, num_tokens_no_flag, "add a parameter class_token"),
     (ex.check_num_tokens, num_tokens_always_cls, "no extra token"),
     (ex.check_param_count, lambda **s: _count(**s, inner=s["embed_dim"]), "h·d_h ≠ D"),
-    (ex.check_param_count, lambda **s: _count(**s, cls_pos=False), "class token needs a position too"),
+    (
+        ex.check_param_count,
+        lambda **s: _count(**s, cls_pos=False),
+        "class token needs a position too",
+    ),
     (ex.check_param_count, lambda **s: _count(**s, bias=False), "has a bias"),
     (
         ex.check_param_count,
@@ -836,10 +860,15 @@ def test_reference_qkv_split_matches_timm_attention():
     with torch.no_grad():
         attn.qkv.bias.normal_()
         x = torch.randn(2, 5, dim, dtype=torch.float64)  # (N, T, D)
-        theirs = attn.qkv(x).reshape(2, 5, 3, heads, dim // heads).permute(2, 0, 3, 1, 4)  # (3, N, h, T, d_h)
-        w_q, w_k, w_v, b_q, b_k, b_v = ex._split_qkv_reference(attn.qkv.weight, attn.qkv.bias, heads)
+        theirs = (
+            attn.qkv(x).reshape(2, 5, 3, heads, dim // heads).permute(2, 0, 3, 1, 4)
+        )  # (3, N, h, T, d_h)
+        w_q, w_k, w_v, b_q, b_k, b_v = ex._split_qkv_reference(
+            attn.qkv.weight, attn.qkv.bias, heads
+        )
         ours = [
-            vit_lib.split_heads(F.linear(x, w, b), heads) for w, b in [(w_q, b_q), (w_k, b_k), (w_v, b_v)]
+            vit_lib.split_heads(F.linear(x, w, b), heads)
+            for w, b in [(w_q, b_q), (w_k, b_k), (w_v, b_v)]
         ]
         wrong = ex._split_qkv_interleaved(attn.qkv.weight, attn.qkv.bias, heads)
     for mine, reference in zip(ours, theirs):

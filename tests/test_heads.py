@@ -1,4 +1,5 @@
-"""vit_lib.heads: split_heads puts each feature slice in its head; the fused qkv Linear is the three maps."""
+"""vit_lib.heads: split_heads puts each feature slice in its head; the fused qkv Linear is the "
+"three maps."""
 
 import pytest
 import torch
@@ -9,7 +10,9 @@ from vit_lib.heads import fuse_qkv
 
 
 def test_split_heads_puts_feature_slice_of_token_into_head():
-    x = torch.arange(2 * 3 * 12, dtype=torch.float32).reshape(2, 3, 12)  # (N, T, h*d_h) = (2, 3, 3*4)
+    x = torch.arange(2 * 3 * 12, dtype=torch.float32).reshape(
+        2, 3, 12
+    )  # (N, T, h*d_h) = (2, 3, 3*4)
     out = split_heads(x, num_heads=3)  # (N, h, T, d_h)
     assert out.shape == (2, 3, 3, 4)
     for i in range(3):
@@ -75,17 +78,23 @@ def test_fused_then_timm_reshape_equals_split_heads():
 
 def test_fuse_qkv_rejects_mismatched_shapes():
     q, k = nn.Linear(16, 12), nn.Linear(16, 12)
-    with pytest.raises(ValueError, match=r"equal shapes, got \[\(12, 16\), \(12, 16\), \(8, 16\)\]"):
+    with pytest.raises(
+        ValueError, match=r"equal shapes, got \[\(12, 16\), \(12, 16\), \(8, 16\)\]"
+    ):
         fuse_qkv(q, k, nn.Linear(16, 8))
 
 
 def test_fuse_qkv_rejects_mixed_bias():
-    with pytest.raises(ValueError, match=r"all have a bias or all have none, got bias=\[True, False, True\]"):
+    with pytest.raises(
+        ValueError, match=r"all have a bias or all have none, got bias=\[True, False, True\]"
+    ):
         fuse_qkv(nn.Linear(16, 12), nn.Linear(16, 12, bias=False), nn.Linear(16, 12))
 
 
 def test_split_heads_rejects_wrong_rank():
-    with pytest.raises(ValueError, match=r"expected \(N, T, h\*d_h\), got 4-D shape \(4, 12, 17, 64\)"):
+    with pytest.raises(
+        ValueError, match=r"expected \(N, T, h\*d_h\), got 4-D shape \(4, 12, 17, 64\)"
+    ):
         split_heads(torch.zeros(4, 12, 17, 64), 12)
 
 

@@ -15,7 +15,8 @@ from vit_lib.model import VisionTransformer
 
 
 def test_cls_attention_skips_the_class_column():
-    """Row 0 holds 0 for the class token itself and t for patch t: the grid must read 1..16 in order."""
+    """Row 0 holds 0 for the class token itself and t for patch t: the grid must read 1..16 in "
+    "order."""
     n, layers, heads, grid = 2, 3, 4, (4, 4)
     tokens = 1 + grid[0] * grid[1]
     maps = [torch.zeros(n, heads, tokens, tokens) for _ in range(layers)]
@@ -23,7 +24,9 @@ def test_cls_attention_skips_the_class_column():
         m[:, :, 0] = torch.arange(tokens, dtype=torch.float32)  # row 0: [0, 1, 2, ..., 16]
     out = cls_attention(maps, grid)
     assert out.shape == (n, layers, heads, 4, 4)
-    expected = torch.arange(1, 17, dtype=torch.float32).reshape(4, 4)  # patch 1 top-left, row by row
+    expected = torch.arange(1, 17, dtype=torch.float32).reshape(
+        4, 4
+    )  # patch 1 top-left, row by row
     assert torch.equal(out[1, 2, 3], expected)
     assert torch.equal(out[0, 0, 0, 1, 0], torch.tensor(5.0))  # row 1, column 0 is patch 5
 
@@ -55,7 +58,9 @@ def test_rollout_one_layer_by_hand():
     mean = heads.mean(0)  # [[0.5, 0.5], [0.5, 0.5]]
     assert torch.allclose(mean, torch.full((2, 2), 0.5))
     out = attention_rollout([heads[None]])  # (1, 2, 2)
-    assert torch.allclose(out[0], torch.tensor([[0.75, 0.25], [0.25, 0.75]]))  # 0.5 * mean + 0.5 * I
+    assert torch.allclose(
+        out[0], torch.tensor([[0.75, 0.25], [0.25, 0.75]])
+    )  # 0.5 * mean + 0.5 * I
     assert torch.allclose(attention_rollout([heads[None]], residual=False)[0], mean)
 
 
@@ -89,20 +94,25 @@ def test_pos_embed_similarity_by_hand():
     assert sim.shape == (2, 2, 2, 2)
     assert torch.allclose(sim[0, 0], torch.tensor([[1.0, 1.0], [0.0, -(0.5**0.5)]]))
     assert torch.allclose(sim, sim.permute(2, 3, 0, 1))  # symmetric
-    assert torch.allclose(torch.stack([sim[i, j, i, j] for i in range(2) for j in range(2)]), torch.ones(4))
+    assert torch.allclose(
+        torch.stack([sim[i, j, i, j] for i in range(2) for j in range(2)]), torch.ones(4)
+    )
 
 
 def test_patch_map_to_pixels():
     m = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
     out = patch_map_to_pixels(m, 2)
     assert out.shape == (4, 4)
-    assert torch.equal(out[:2, 2:], torch.full((2, 2), 2.0)) and torch.equal(out[3, 0], torch.tensor(3.0))
+    assert torch.equal(out[:2, 2:], torch.full((2, 2), 2.0)) and torch.equal(
+        out[3, 0], torch.tensor(3.0)
+    )
 
 
 def test_grid_mismatch_is_an_error():
     maps = [torch.rand(1, 2, 17, 17)]
     with pytest.raises(
-        ValueError, match=r"17 tokens do not fit a 3 x 3 patch grid with 1 class token\(s\): expected 10"
+        ValueError,
+        match=r"17 tokens do not fit a 3 x 3 patch grid with 1 class token\(s\): expected 10",
     ):
         cls_attention(maps, (3, 3))
     with pytest.raises(ValueError, match="expected 10"):

@@ -85,7 +85,9 @@ def test_generated_module_names_its_chapter_and_cells():
     assert "# --- chapters/01_patches.md, cell " in text
 
 
-@pytest.mark.parametrize("line", ["#| export", "#| export: patch_embed", "#| export: vit_lib.Bad-Name"])
+@pytest.mark.parametrize(
+    "line", ["#| export", "#| export: patch_embed", "#| export: vit_lib.Bad-Name"]
+)
 def test_malformed_marker_is_an_error(line):
     with pytest.raises(literate.LiterateError, match="malformed export marker"):
         literate.export_marker(f"{line}\nx = 1", "chapters/x.md, cell 1")
@@ -130,23 +132,30 @@ def test_nbval_fails_when_a_printed_shape_changes(tmp_path):
 
 
 def test_machine_dependent_cell_without_an_assert_fails(repo_copy, capsys):
-    """A cell tagged nbval-ignore-output is compared by nothing but its asserts: it must have one."""
+    """A cell tagged nbval-ignore-output is compared by nothing but its asserts: it must have "
+    "one."""
     chapter = repo_copy / "chapters" / "12_training.md"
     text = chapter.read_text()
     tagged = text.index(":tags: [nbval-ignore-output]")
     cell_end = text.index("```", tagged)
     body = text[tagged:cell_end]
-    stripped = "\n".join(line for line in body.splitlines() if not line.lstrip().startswith("assert"))
+    stripped = "\n".join(
+        line for line in body.splitlines() if not line.lstrip().startswith("assert")
+    )
     chapter.write_text(text[:tagged] + stripped + "\n" + text[cell_end:])
     code, out = run_tool(repo_copy, "check-twins", capsys)
     assert code == 1
     assert (
-        "chapters/12_training.md: cells [" in out and "tagged nbval-ignore-output but assert nothing" in out
+        "chapters/12_training.md: cells [" in out
+        and "tagged nbval-ignore-output but assert nothing" in out
     )
 
 
 def test_dotted_marker_names_a_module_in_a_sub_package():
-    assert literate.export_marker("#| export: vit_lib.course.exercises\nx = 1", "c") == "course.exercises"
+    assert (
+        literate.export_marker("#| export: vit_lib.course.exercises\nx = 1", "c")
+        == "course.exercises"
+    )
     assert literate.module_path("course.exercises") == "vit_lib/course/exercises.py"
 
 
@@ -155,7 +164,10 @@ def test_dotted_marker_names_a_module_in_a_sub_package():
     [
         ("x = 1\n", "no `__all__ = [...]` assignments"),
         ('__all__ = ["x"]\n__all__ = ["x"]\nx = 1\n', "2 `__all__ = [...]` assignments"),
-        ('__all__ = ["x", "missing"]\nx = 1\n', "names ['missing'], which the module does not define"),
+        (
+            '__all__ = ["x", "missing"]\nx = 1\n',
+            "names ['missing'], which the module does not define",
+        ),
         ("__all__ = names()\n", "must be a literal list of strings"),
     ],
 )

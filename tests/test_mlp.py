@@ -1,4 +1,5 @@
-"""vit_lib.Mlp: fc2(gelu(fc1(x))), timm's names, dropout that does what it was told, parameter count."""
+"""vit_lib.Mlp: fc2(gelu(fc1(x))), timm's names, dropout that does what it was told, parameter "
+"count."""
 
 import math
 
@@ -26,7 +27,9 @@ def test_matches_hand_composition_in_eval_mode(drop):
 def test_seed_configuration_shapes():
     mlp = Mlp(1024, 2048)
     hidden = {}
-    mlp.act.register_forward_hook(lambda module, inputs, output: hidden.update(shape=tuple(output.shape)))
+    mlp.act.register_forward_hook(
+        lambda module, inputs, output: hidden.update(shape=tuple(output.shape))
+    )
     out = mlp(torch.randn(4, 17, 1024))
     assert hidden["shape"] == (4, 17, 2048)
     assert out.shape == (4, 17, 1024)

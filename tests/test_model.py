@@ -53,7 +53,9 @@ def batch():
 
 def small(**overrides) -> VisionTransformer:
     torch.manual_seed(0)
-    cfg = dict(img_size=16, patch_size=4, num_classes=5, embed_dim=24, depth=2, num_heads=3, mlp_ratio=2.0)
+    cfg = dict(
+        img_size=16, patch_size=4, num_classes=5, embed_dim=24, depth=2, num_heads=3, mlp_ratio=2.0
+    )
     return VisionTransformer(ViTConfig(**{**cfg, **overrides}))
 
 
@@ -148,7 +150,11 @@ def test_model_with_patch_dropout_is_cheaper_in_training_and_unchanged_in_eval()
     assert isinstance(plain.patch_drop, torch.nn.Identity)
     x = torch.randn(2, 3, 16, 16)
     assert torch.equal(dropping.eval()(x), plain.eval()(x))
-    assert dropping.train().forward_features(x).shape == (2, 1 + 8, 24)  # class token + 8 of 16 patches
+    assert dropping.train().forward_features(x).shape == (
+        2,
+        1 + 8,
+        24,
+    )  # class token + 8 of 16 patches
     dropping(x).square().sum().backward()
     assert all(p.grad is not None for p in dropping.parameters())
 
@@ -162,7 +168,9 @@ def test_gradient_reaches_every_parameter():
     for overrides in ({}, {"global_pool": "avg"}, {"class_token": False, "global_pool": "avg"}):
         model = small(**overrides)
         model(torch.randn(2, 3, 16, 16)).square().sum().backward()
-        dead = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+        dead = [
+            n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0
+        ]
         assert not dead, (overrides, dead)
 
 
@@ -226,7 +234,9 @@ def test_head_dim_defaults_to_width_over_heads_and_may_differ():
 
 def test_avg_pool_uses_fc_norm_and_token_pool_uses_norm():
     token, avg = small(), small(global_pool="avg")
-    assert isinstance(token.fc_norm, torch.nn.Identity) and isinstance(token.norm, torch.nn.LayerNorm)
+    assert isinstance(token.fc_norm, torch.nn.Identity) and isinstance(
+        token.norm, torch.nn.LayerNorm
+    )
     assert isinstance(avg.norm, torch.nn.Identity) and isinstance(avg.fc_norm, torch.nn.LayerNorm)
 
 
@@ -283,7 +293,9 @@ def test_input_not_divisible_by_patch(tiny):
 
 
 def test_input_wrong_rank(tiny):
-    with pytest.raises(ValueError, match=r"expected a 4-D batch \(N, C, H, W\), got 3-D shape \(3, 16, 16\)"):
+    with pytest.raises(
+        ValueError, match=r"expected a 4-D batch \(N, C, H, W\), got 3-D shape \(3, 16, 16\)"
+    ):
         tiny(torch.randn(3, 16, 16))
 
 
@@ -299,9 +311,15 @@ def test_input_integer_dtype(tiny):
     "overrides,message",
     [
         ({"img_size": 30, "patch_size": 8}, r"img_size height 30 is not divisible by patch_size 8"),
-        ({"global_pool": "token", "class_token": False}, r"global_pool='token' needs class_token=True"),
+        (
+            {"global_pool": "token", "class_token": False},
+            r"global_pool='token' needs class_token=True",
+        ),
         ({"global_pool": "max"}, r"unknown global_pool 'max'; expected one of \('token', 'avg'\)"),
-        ({"pos_embed": "rope"}, r"unknown pos_embed 'rope'; expected one of \('learned', 'sincos'\)"),
+        (
+            {"pos_embed": "rope"},
+            r"unknown pos_embed 'rope'; expected one of \('learned', 'sincos'\)",
+        ),
         (
             {"embed_dim": 100, "num_heads": 12},
             r"embed_dim 100 is not divisible by num_heads 12; set head_dim",

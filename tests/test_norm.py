@@ -1,4 +1,5 @@
-"""vit_lib.LayerNorm: the hand formula, mean 0 / variance 1 per token, timm's eps and parameter names."""
+"""vit_lib.LayerNorm: the hand formula, mean 0 / variance 1 per token, timm's eps and parameter "
+"names."""
 
 import pytest
 import torch
@@ -7,7 +8,9 @@ from vit_lib import Block, LayerNorm, VisionTransformer, ViTConfig
 from vit_lib.norm import NORM_EPS
 
 
-def layer_norm_by_hand(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float) -> torch.Tensor:
+def layer_norm_by_hand(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float
+) -> torch.Tensor:
     """Mean and biased variance over the last axis, then scale and shift."""
     mean = x.mean(dim=-1, keepdim=True)  # (..., 1)
     var = ((x - mean) ** 2).mean(dim=-1, keepdim=True)  # (..., 1), divided by D, not D - 1

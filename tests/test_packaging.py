@@ -134,7 +134,9 @@ def imported_distributions(code: str) -> frozenset[str]:
     for module in ours:
         if module in sys.stdlib_module_names or module.startswith("_") or module == "vit_lib":
             continue
-        assert module in owners, f"module {module!r}, imported by {ours[module]}, belongs to no distribution"
+        assert module in owners, (
+            f"module {module!r}, imported by {ours[module]}, belongs to no distribution"
+        )
         names.update(canonicalize_name(owner) for owner in owners[module])
     return frozenset(names)
 

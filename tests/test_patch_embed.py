@@ -13,7 +13,9 @@ def patchify(x: torch.Tensor, p: int) -> torch.Tensor:
     return x.reshape(n, (h // p) * (w // p), c * p * p)
 
 
-@pytest.mark.parametrize("img_size,patch,chans,dim", [(32, 8, 3, 1024), (24, 4, 1, 16), ((16, 32), 8, 2, 7)])
+@pytest.mark.parametrize(
+    "img_size,patch,chans,dim", [(32, 8, 3, 1024), (24, 4, 1, 16), ((16, 32), 8, 2, 7)]
+)
 def test_conv_equals_reshape_then_linear(img_size, patch, chans, dim):
     torch.manual_seed(0)
     embed = PatchEmbed(img_size, patch, chans, dim).double()
@@ -33,7 +35,8 @@ def test_seed_configuration_shape_and_geometry():
 
 
 def test_patch_order_is_row_major():
-    """Token t holds patch (t // grid_w, t % grid_w): a one-hot image lights up exactly that token."""
+    """Token t holds patch (t // grid_w, t % grid_w): a one-hot image lights up exactly that "
+    "token."""
     embed = PatchEmbed(img_size=(16, 24), patch_size=8, in_chans=1, embed_dim=1, bias=False)
     torch.nn.init.ones_(embed.proj.weight)
     x = torch.zeros(1, 1, 16, 24)
@@ -84,7 +87,8 @@ def test_wrong_image_size(embed):
 
 def test_wrong_rank(embed):
     with pytest.raises(
-        ValueError, match=r"expected a 4-D batch \(N, C, H, W\), got 3-D shape \(3, 32, 32\).*unsqueeze"
+        ValueError,
+        match=r"expected a 4-D batch \(N, C, H, W\), got 3-D shape \(3, 32, 32\).*unsqueeze",
     ):
         embed(torch.randn(3, 32, 32))
 

@@ -1,4 +1,5 @@
-"""vit_lib.pool_tokens: class token or patch average (prefix tokens excluded); errors name the problem."""
+"""vit_lib.pool_tokens: class token or patch average (prefix tokens excluded); errors name the "
+"problem."""
 
 import pytest
 import torch
@@ -37,7 +38,9 @@ def test_avg_skips_every_prefix_token():
 
 
 def test_unknown_pool_name():
-    with pytest.raises(ValueError, match=r"unknown global_pool 'max'; expected one of \('token', 'avg'\)"):
+    with pytest.raises(
+        ValueError, match=r"unknown global_pool 'max'; expected one of \('token', 'avg'\)"
+    ):
         pool_tokens(torch.randn(2, 5, 4), "max")
 
 
@@ -59,13 +62,16 @@ def test_global_pools_are_timms_names():
 
 @pytest.mark.parametrize("mode", ["token", "avg"])
 def test_model_pools_and_normalises_like_timm(mode):
-    """'token' normalises before pooling (norm), 'avg' after (fc_norm); timm's weights give timm's logits."""
+    """'token' normalises before pooling (norm), 'avg' after (fc_norm); timm's weights give timm's "
+    "logits."""
     timm = pytest.importorskip("timm")
     torch.manual_seed(0)
     config = dict(
         img_size=32, patch_size=8, embed_dim=48, depth=2, num_heads=4, mlp_ratio=2.0, num_classes=10
     )
-    reference = timm.create_model("vit_base_patch16_224", pretrained=False, global_pool=mode, **config).eval()
+    reference = timm.create_model(
+        "vit_base_patch16_224", pretrained=False, global_pool=mode, **config
+    ).eval()
     ours = VisionTransformer(global_pool=mode, **config).eval()
     ours.load_state_dict(reference.state_dict())
     normed = ours.fc_norm if mode == "avg" else ours.norm

@@ -52,7 +52,11 @@ def planted_twins(folder: Path) -> tuple[Path, Path]:
             exec(source, scope)
         outputs.append([nbformat.v4.new_output("stream", name="stdout", text=printed.getvalue())])
     notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     notebook.cells = [
         nbformat.v4.new_code_cell(source, outputs=out, execution_count=number)
         for number, (source, out) in enumerate(zip((SHAPES, TRAINING), outputs), start=1)
@@ -66,13 +70,25 @@ def planted_twins(folder: Path) -> tuple[Path, Path]:
 def test_portability_fails_on_a_training_number_compared_exactly_and_passes_it_tagged(tmp_path):
     exact, tagged = planted_twins(tmp_path)
     native = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval", str(exact), str(tagged), "-p", "no:cacheprovider", "-q"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval",
+            str(exact),
+            str(tagged),
+            "-p",
+            "no:cacheprovider",
+            "-q",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert native.returncode == 0, "the planted twins must replay exactly on this machine\n" + native.stdout
+    assert native.returncode == 0, (
+        "the planted twins must replay exactly on this machine\n" + native.stdout
+    )
 
     result = subprocess.run(
         [
@@ -92,7 +108,11 @@ def test_portability_fails_on_a_training_number_compared_exactly_and_passes_it_t
     assert result.returncode == 1, result.stdout + result.stderr
     assert "portability FAILED under" in result.stdout
     assert "loss after 30 steps" in result.stdout  # nbval's diff shows the cell's output
-    failed = [Path(line.split()[1]).name for line in result.stdout.splitlines() if line.startswith("FAILED")]
+    failed = [
+        Path(line.split()[1]).name
+        for line in result.stdout.splitlines()
+        if line.startswith("FAILED")
+    ]
     assert failed == ["exact.ipynb::Cell", "exact.ipynb::Cell"], (
         failed
     )  # under each setting; tagged.ipynb passed

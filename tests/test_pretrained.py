@@ -36,7 +36,10 @@ def test_the_shipped_file_is_the_one_its_card_describes():
     card = json.loads((WEIGHTS / "digits.json").read_text())
     data = (WEIGHTS / card["file"]).read_bytes()
     assert hashlib.sha256(data).hexdigest() == card["sha256"] and len(data) == card["bytes"]
-    assert card["recipe"]["vit"] == RECIPES["digits"][0] and card["recipe"]["train"] == RECIPES["digits"][1]
+    assert (
+        card["recipe"]["vit"] == RECIPES["digits"][0]
+        and card["recipe"]["train"] == RECIPES["digits"][1]
+    )
 
 
 def test_the_shipped_digits_model_loads_and_classifies():
@@ -46,7 +49,9 @@ def test_the_shipped_digits_model_loads_and_classifies():
     assert [type(step).__name__ for step in shipped.transform.transforms] == ["Resize", "Normalize"]
     digits = load_digits()
     assert shipped.classes == digits.classes
-    acc = (shipped.logits(digits.test.images).argmax(-1) == digits.test.labels).float().mean().item()
+    acc = (
+        (shipped.logits(digits.test.images).argmax(-1) == digits.test.labels).float().mean().item()
+    )
     # Inference on another CPU may round a borderline digit the other way: one digit of slack.
     assert abs(acc - card["metrics"]["test_acc"]) <= 1 / 359 + 1e-9, (acc, card["metrics"])
 
@@ -75,7 +80,10 @@ def test_save_refuses_a_transform_it_cannot_record(tmp_path):
         ValueError, match=r"transform must be \[Resize,\] Normalize, got Compose\(\[RandomShift"
     ):
         save_pretrained(
-            tmp_path / "m.safetensors", tiny_vit(), Compose([RandomShift(1), Normalize(0, 1)]), ("a",)
+            tmp_path / "m.safetensors",
+            tiny_vit(),
+            Compose([RandomShift(1), Normalize(0, 1)]),
+            ("a",),
         )
 
 

@@ -13,7 +13,8 @@ from vit_lib.stages import format_rows, recording
 
 
 def test_tiny_case_by_hand():
-    """T = 2, d_h = 4 (scale 1/2): scaled scores [[1, 0], [0, 1]], so weights e/(1+e) and 1/(1+e)."""
+    """T = 2, d_h = 4 (scale 1/2): scaled scores [[1, 0], [0, 1]], so weights e/(1+e) and "
+    "1/(1+e)."""
     q = torch.tensor([[1.0, 1, 0, 0], [0, 0, 2, 0]]).reshape(1, 1, 2, 4)  # (N, h, T, d_h)
     k = torch.tensor([[1.0, 1, 0, 0], [0, 0, 1, 1]]).reshape(1, 1, 2, 4)
     v = torch.tensor([[1.0, 2, 3, 4], [5, 6, 7, 8]]).reshape(1, 1, 2, 4)
@@ -29,7 +30,8 @@ def test_tiny_case_by_hand():
 
 
 def test_scale_is_one_over_sqrt_head_dim():
-    """One query, two keys whose raw dot products differ by d_h: weights are softmax([sqrt(d_h), 0])."""
+    """One query, two keys whose raw dot products differ by d_h: weights are softmax([sqrt(d_h), "
+    "0])."""
     for head_dim in (1, 4, 9, 64):
         q = torch.ones(1, 1, 1, head_dim)
         k = torch.stack([torch.ones(head_dim), torch.zeros(head_dim)]).reshape(1, 1, 2, head_dim)
@@ -63,7 +65,8 @@ def test_matches_torch_scaled_dot_product_attention(shape):
 
 
 class Spy(nn.Module):
-    """Stands in for attention dropout: remembers its input and zeroes the second key of every row."""
+    """Stands in for attention dropout: remembers its input and zeroes the second key of every "
+    "row."""
 
     def forward(self, weights: torch.Tensor) -> torch.Tensor:
         self.seen = weights.clone()
@@ -81,7 +84,9 @@ def test_dropout_acts_on_weights_but_returned_weights_are_pre_dropout():
     torch.testing.assert_close(weights.sum(-1), torch.ones(2, 3, 5), rtol=0, atol=1e-6)
     expected = weights.clone()
     expected[..., 1] = 0
-    torch.testing.assert_close(out, expected @ v, rtol=0, atol=1e-6)  # the output used the dropped ones
+    torch.testing.assert_close(
+        out, expected @ v, rtol=0, atol=1e-6
+    )  # the output used the dropped ones
 
 
 def test_real_dropout_in_training_mode():
@@ -109,6 +114,6 @@ def test_records_stages_7_and_8():
     q = k = v = torch.randn(4, 12, 17, 64)
     with recording() as rows:
         explicit_attention(q, k, v)
-    assert [(r.step, r.shape) for r in rows] == [(7, (4, 12, 17, 17)), (8, (4, 12, 17, 17))], format_rows(
-        rows
+    assert [(r.step, r.shape) for r in rows] == [(7, (4, 12, 17, 17)), (8, (4, 12, 17, 17))], (
+        format_rows(rows)
     )

@@ -75,12 +75,14 @@ def timm_model(dtype=torch.float32, fused_attn=True, **kwargs) -> nn.Module:
     return like_trained(model).to(dtype).eval()
 
 
-def images_for(model: nn.Module, batch: int = 2, dtype=torch.float32, seed: int = 1) -> torch.Tensor:
+def images_for(
+    model: nn.Module, batch: int = 2, dtype=torch.float32, seed: int = 1
+) -> torch.Tensor:
     h, w = model.patch_embed.img_size
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(batch, model.patch_embed.proj.in_channels, h, w, generator=g, dtype=torch.float64).to(
-        dtype
-    )
+    return torch.randn(
+        batch, model.patch_embed.proj.in_channels, h, w, generator=g, dtype=torch.float64
+    ).to(dtype)
 
 
 # The grid: every option both libraries express, each value in at least one case, small widths.
@@ -99,7 +101,13 @@ GRID = {
         class_token=False,
     ),
     "d4-no-qkv-bias-explicit": dict(
-        depth=4, img_size=28, patch_size=7, embed_dim=48, num_heads=6, qkv_bias=False, fused_attn=False
+        depth=4,
+        img_size=28,
+        patch_size=7,
+        embed_dim=48,
+        num_heads=6,
+        qkv_bias=False,
+        fused_attn=False,
     ),
     "d2-one-head-no-head": dict(
         depth=2, img_size=32, patch_size=16, embed_dim=64, num_heads=1, num_classes=0, mlp_ratio=1.5
@@ -176,13 +184,16 @@ def test_logits_match_timm(case, dtype):
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("case", GRID)
 def test_every_stage_matches_timm(case, dtype):
-    """Patch embedding, each block, final norm and pooled features, from timm's own intermediates."""
+    """Patch embedding, each block, final norm and pooled features, from timm's own "
+    "intermediates."""
     reference = timm_model(dtype=dtype, **GRID[case])
     ours = from_timm(reference)
     x = images_for(reference, dtype=dtype)
     tol = TOLERANCE[dtype]
     with torch.no_grad():
-        final, per_block = reference.forward_intermediates(x, output_fmt="NLC", return_prefix_tokens=True)
+        final, per_block = reference.forward_intermediates(
+            x, output_fmt="NLC", return_prefix_tokens=True
+        )
         assert (ours.patch_embed(x) - reference.patch_embed(x)).abs().max() <= tol
         tokens = ours.embed(x)
         assert len(per_block) == len(ours.blocks)
@@ -197,11 +208,14 @@ def test_every_stage_matches_timm(case, dtype):
         assert (normed - final).abs().max() <= tol, "final norm"
         pooled = ours.forward_head(normed, pre_logits=True)
         assert pooled.shape == (x.shape[0], ours.config.embed_dim)
-        assert (pooled - reference.forward_head(final, pre_logits=True)).abs().max() <= tol, "pooled"
+        assert (pooled - reference.forward_head(final, pre_logits=True)).abs().max() <= tol, (
+            "pooled"
+        )
 
 
 def test_compare_stages_locates_a_difference():
-    """A change in block 1 leaves the patch embedding and block 0 equal, and shows from block 1 on."""
+    """A change in block 1 leaves the patch embedding and block 0 equal, and shows from block 1 "
+    "on."""
     reference = timm_model(depth=3)
     ours = from_timm(reference)
     x = images_for(reference)
@@ -217,10 +231,14 @@ def test_compare_stages_locates_a_difference():
     ]
     assert max(deltas.values()) <= 1e-5
     with torch.no_grad():
-        ours.blocks[1].mlp.fc2.bias[0] += 0.1  # one feature: a uniform shift would vanish in a LayerNorm
+        ours.blocks[1].mlp.fc2.bias[0] += (
+            0.1  # one feature: a uniform shift would vanish in a LayerNorm
+        )
     deltas = compare_stages(ours, reference, x)
     assert deltas["patch embedding"] == deltas["block 0"] == 0.0
-    assert all(deltas[name] > 1e-3 for name in ["block 1", "block 2", "final norm", "pooled", "logits"])
+    assert all(
+        deltas[name] > 1e-3 for name in ["block 1", "block 2", "final norm", "pooled", "logits"]
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -233,7 +251,8 @@ def test_fused_and_explicit_attention_agree_across_libraries(dtype):
 
 
 def test_norm_eps_comes_from_timm():
-    """timm's LayerNorm eps is 1e-6, PyTorch's default 1e-5; the converter must read it, not assume it."""
+    """timm's LayerNorm eps is 1e-6, PyTorch's default 1e-5; the converter must read it, not "
+    "assume it."""
     for eps in (1e-6, 1e-5):
         reference = timm_model(norm_layer=functools.partial(nn.LayerNorm, eps=eps))
         ours = from_timm(reference)
@@ -253,7 +272,9 @@ def test_dropped_qkv_bias_is_refused():
     no_bias = VisionTransformer(from_timm(reference).config, qkv_bias=False)
     result = no_bias.load_state_dict(reference.state_dict(), strict=False)  # the silent way
     assert result.unexpected_keys == ["blocks.0.attn.qkv.bias", "blocks.1.attn.qkv.bias"]
-    with pytest.raises(KeyError, match=r"unused \['blocks.0.attn.qkv.bias', 'blocks.1.attn.qkv.bias'\]"):
+    with pytest.raises(
+        KeyError, match=r"unused \['blocks.0.attn.qkv.bias', 'blocks.1.attn.qkv.bias'\]"
+    ):
         load_exact(no_bias, reference.state_dict(), "timm")
 
 
@@ -263,7 +284,9 @@ def test_load_exact_names_missing_and_mismatched_keys():
     state = dict(reference.state_dict())
     del state["head.bias"]
     state["pos_embed"] = state["pos_embed"][:, 1:]
-    with pytest.raises(KeyError, match=r"missing \['head.bias'\].*pos_embed \(1, 16, 32\) -> \(1, 17, 32\)"):
+    with pytest.raises(
+        KeyError, match=r"missing \['head.bias'\].*pos_embed \(1, 16, 32\) -> \(1, 17, 32\)"
+    ):
         load_exact(ours, state, "timm")
 
 
@@ -325,7 +348,9 @@ def _interleave_heads(q: nn.Linear, k: nn.Linear, v: nn.Linear, heads: int) -> n
 
 
 ROUND_TRIP = {
-    "seed-like": ViTConfig(img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=4, mlp_ratio=2.0),
+    "seed-like": ViTConfig(
+        img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=4, mlp_ratio=2.0
+    ),
     "avg-nocls-no-bias": ViTConfig(
         img_size=(16, 24),
         patch_size=(4, 8),
@@ -384,7 +409,9 @@ def test_round_trip_ours_timm_ours_is_exact(case, dtype):
         assert list(sa) == list(sc) and set(sa) == set(sb)
         assert all(torch.equal(sa[k], sb[k]) and torch.equal(sa[k], sc[k]) for k in sa)
     assert back.training == reference.training == ours.training
-    assert [blk.attn.fused_attn for blk in reference.blocks] == [blk.attn.fused_attn for blk in ours.blocks]
+    assert [blk.attn.fused_attn for blk in reference.blocks] == [
+        blk.attn.fused_attn for blk in ours.blocks
+    ]
 
 
 def test_round_trip_timm_ours_timm_keeps_everything():
@@ -392,7 +419,9 @@ def test_round_trip_timm_ours_timm_keeps_everything():
     again = to_timm(from_timm(reference))
     assert type(again) is type(reference) and again.training
     sa, sb = reference.state_dict(), again.state_dict()
-    assert set(sa) == set(sb) and all(torch.equal(sa[k], sb[k]) and sa[k].dtype == sb[k].dtype for k in sa)
+    assert set(sa) == set(sb) and all(
+        torch.equal(sa[k], sb[k]) and sa[k].dtype == sb[k].dtype for k in sa
+    )
     assert config_from_timm(again) == config_from_timm(reference)
 
 
@@ -410,9 +439,13 @@ def test_to_timm_kwargs_build_the_same_model():
         num_classes=0,
     )
     kwargs = timm_kwargs(config)
-    assert kwargs["proj_drop_rate"] == 0.1 and "drop_rate" not in kwargs  # timm's drop_rate is head dropout
+    assert (
+        kwargs["proj_drop_rate"] == 0.1 and "drop_rate" not in kwargs
+    )  # timm's drop_rate is head dropout
     built = timm_vit.VisionTransformer(**kwargs)
-    assert config_from_timm(built) == dataclasses.replace(config, fused_attn=built.blocks[0].attn.fused_attn)
+    assert config_from_timm(built) == dataclasses.replace(
+        config, fused_attn=built.blocks[0].attn.fused_attn
+    )
 
 
 @pytest.mark.parametrize("class_token", [True, False])
@@ -428,7 +461,9 @@ def test_patch_dropout_drops_the_same_tokens_as_timm_for_the_same_seed(class_tok
         with torch.no_grad():
             outputs.append(model.forward_features(x))
     expected, got = outputs
-    assert got.shape == expected.shape == (3, int(class_token) + 9, 32)  # int(16 * 0.6) = 9 patches kept
+    assert (
+        got.shape == expected.shape == (3, int(class_token) + 9, 32)
+    )  # int(16 * 0.6) = 9 patches kept
     assert (got - expected).abs().max() <= TOLERANCE[torch.float32]
     torch.manual_seed(8)
     with torch.no_grad():
@@ -438,7 +473,9 @@ def test_patch_dropout_drops_the_same_tokens_as_timm_for_the_same_seed(class_tok
 def test_ordered_patch_dropout_is_refused():
     reference = timm_model(patch_drop_rate=0.25)
     reference.patch_drop.ordered = True
-    with pytest.raises(UnsupportedOptionError, match=r"a PatchDropout other than patch_drop_rate's"):
+    with pytest.raises(
+        UnsupportedOptionError, match=r"a PatchDropout other than patch_drop_rate's"
+    ):
         from_timm(reference)
 
 
@@ -462,7 +499,10 @@ UNSUPPORTED = {
     "qk_norm": (dict(qk_norm=True), r"qk_norm=True"),
     "pre_norm": (dict(pre_norm=True), r"pre_norm=True"),
     "fc_norm-token": (dict(fc_norm=True), r"fc_norm=True with global_pool='token'"),
-    "fc_norm-avg": (dict(global_pool="avg", fc_norm=False), r"fc_norm=False with global_pool='avg'"),
+    "fc_norm-avg": (
+        dict(global_pool="avg", fc_norm=False),
+        r"fc_norm=False with global_pool='avg'",
+    ),
     "final_norm": (dict(final_norm=False), r"final_norm=False"),
     "dynamic_img_size": (dict(dynamic_img_size=True), r"dynamic_img_size=True"),
     "pool-max": (dict(global_pool="max"), r"global_pool='max'"),
@@ -502,7 +542,9 @@ def test_every_unsupported_option_is_listed_at_once():
         reg_tokens=1,
         qk_norm=True,
     )
-    with pytest.raises(UnsupportedOptionError, match=r"(?s)reg_tokens=1.*init_values.*qk_norm=True"):
+    with pytest.raises(
+        UnsupportedOptionError, match=r"(?s)reg_tokens=1.*init_values.*qk_norm=True"
+    ):
         config_from_timm(model)
 
 
@@ -526,7 +568,9 @@ def test_to_timm_refuses_sincos_positions():
 
 def test_to_timm_refuses_an_attention_width_other_than_d():
     """The seed configuration: h * d_h = 12 * 64 = 768 != D = 1024."""
-    config = ViTConfig(img_size=32, patch_size=8, embed_dim=1024, depth=1, num_heads=12, head_dim=64)
+    config = ViTConfig(
+        img_size=32, patch_size=8, embed_dim=1024, depth=1, num_heads=12, head_dim=64
+    )
     with pytest.raises(
         UnsupportedOptionError, match=r"head_dim=64: h \* d_h = 12 \* 64 = 768 != embed_dim 1024"
     ):
@@ -543,7 +587,9 @@ def test_wrong_argument_types():
 def test_missing_timm_gives_install_hint(monkeypatch):
     for name in ("timm", "timm.layers", "timm.models", "timm.models.vision_transformer"):
         monkeypatch.setitem(sys.modules, name, None)
-    ours = VisionTransformer(ViTConfig(img_size=16, patch_size=8, embed_dim=16, depth=1, num_heads=2))
+    ours = VisionTransformer(
+        ViTConfig(img_size=16, patch_size=8, embed_dim=16, depth=1, num_heads=2)
+    )
     with pytest.raises(ImportError, match=r'pip install "vit-lib\[timm\]"'):
         to_timm(ours)
 

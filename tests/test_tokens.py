@@ -6,7 +6,13 @@ import math
 import pytest
 import torch
 
-from vit_lib import Attention, VisionTransformer, add_pos_embed, prepend_class_token, sincos_pos_embed
+from vit_lib import (
+    Attention,
+    VisionTransformer,
+    add_pos_embed,
+    prepend_class_token,
+    sincos_pos_embed,
+)
 
 
 def test_prepend_puts_the_class_token_first_and_keeps_the_patches():
@@ -64,7 +70,9 @@ def test_sincos_values_match_the_formula_by_hand():
     ]
     torch.testing.assert_close(table[0, 6], torch.tensor(expected), rtol=0, atol=1e-7)
     # the first patch (row 0, column 0): all sines 0, all cosines 1
-    torch.testing.assert_close(table[0, 1], torch.tensor([0.0, 0, 1, 1, 0, 0, 1, 1]), rtol=0, atol=0)
+    torch.testing.assert_close(
+        table[0, 1], torch.tensor([0.0, 0, 1, 1, 0, 0, 1, 1]), rtol=0, atol=0
+    )
 
 
 def test_sincos_similarity_depends_only_on_the_offset():
@@ -78,7 +86,12 @@ def test_sincos_matches_timm_up_to_feature_order():
     dim, q = 32, 8
     ours = sincos_pos_embed((3, 5), dim, num_prefix_tokens=0)[0]
     order = torch.cat(
-        [torch.arange(0, q), torch.arange(2 * q, 3 * q), torch.arange(q, 2 * q), torch.arange(3 * q, 4 * q)]
+        [
+            torch.arange(0, q),
+            torch.arange(2 * q, 3 * q),
+            torch.arange(q, 2 * q),
+            torch.arange(3 * q, 4 * q),
+        ]
     )
     reference = pos_embed_sincos.build_sincos2d_pos_embed([3, 5], dim=dim)
     torch.testing.assert_close(ours[:, order], reference, rtol=0, atol=1e-6)
@@ -90,18 +103,23 @@ def test_sincos_rejects_width_not_divisible_by_4():
 
 
 def test_prepend_rejects_a_class_token_without_its_token_axis():
-    with pytest.raises(ValueError, match=r"cls_token must have shape \(1, 1, 1024\), got \(1, 1024\)"):
+    with pytest.raises(
+        ValueError, match=r"cls_token must have shape \(1, 1, 1024\), got \(1, 1024\)"
+    ):
         prepend_class_token(torch.zeros(4, 16, 1024), torch.zeros(1, 1024))
 
 
 def test_prepend_rejects_a_class_token_of_the_wrong_width():
-    with pytest.raises(ValueError, match=r"cls_token must have shape \(1, 1, 1024\), got \(1, 1, 768\)"):
+    with pytest.raises(
+        ValueError, match=r"cls_token must have shape \(1, 1, 1024\), got \(1, 1, 768\)"
+    ):
         prepend_class_token(torch.zeros(4, 16, 1024), torch.zeros(1, 1, 768))
 
 
 def test_prepend_rejects_tokens_without_a_batch_axis():
     with pytest.raises(
-        ValueError, match=r"expected patch tokens of shape \(N, T-1, D\), got 2-D shape \(16, 1024\)"
+        ValueError,
+        match=r"expected patch tokens of shape \(N, T-1, D\), got 2-D shape \(16, 1024\)",
     ):
         prepend_class_token(torch.zeros(16, 1024), torch.zeros(1, 1, 1024))
 
@@ -128,12 +146,17 @@ def test_add_pos_embed_rejects_a_table_without_its_batch_axis():
 
 
 def test_model_gives_the_class_token_position_zero():
-    """Catches the quiet mistake: positions added to the patches only, the class token prepended after."""
+    """Catches the quiet mistake: positions added to the patches only, the class token prepended "
+    "after."""
     torch.manual_seed(0)
-    model = VisionTransformer(img_size=16, patch_size=8, embed_dim=8, depth=1, num_heads=2, num_classes=0)
+    model = VisionTransformer(
+        img_size=16, patch_size=8, embed_dim=8, depth=1, num_heads=2, num_classes=0
+    )
     x = torch.randn(2, 3, 16, 16)
     tokens = model.embed(x)  # (N, T, D)
-    torch.testing.assert_close(tokens[:, 0], (model.cls_token + model.pos_embed[:, 0])[:, 0].expand(2, -1))
+    torch.testing.assert_close(
+        tokens[:, 0], (model.cls_token + model.pos_embed[:, 0])[:, 0].expand(2, -1)
+    )
     torch.testing.assert_close(tokens[:, 1:], model.patch_embed(x) + model.pos_embed[:, 1:])
 
 

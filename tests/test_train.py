@@ -1,4 +1,5 @@
-"""Tests for vit_lib.data and vit_lib.train (chapter 12): loaders, schedule, checkpoints, resume, DDP."""
+"""Tests for vit_lib.data and vit_lib.train (chapter 12): loaders, schedule, checkpoints, resume, "
+"DDP."""
 
 import gzip
 import json
@@ -64,13 +65,19 @@ def digits() -> DataSplits:
 def small_digits(digits) -> DataSplits:
     """96 training images: enough for a few steps, fast enough for a unit test."""
     return DataSplits(
-        "digits", digits.train.subset(range(96)), digits.val.subset(range(64)), digits.test, digits.classes
+        "digits",
+        digits.train.subset(range(96)),
+        digits.val.subset(range(64)),
+        digits.test,
+        digits.classes,
     )
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool) -> None:
     codes = {np.dtype("uint8"): 0x08, np.dtype(">i4"): 0x0C}
-    header = bytes([0, 0, codes[array.dtype], array.ndim]) + np.array(array.shape, dtype=">u4").tobytes()
+    header = (
+        bytes([0, 0, codes[array.dtype], array.ndim]) + np.array(array.shape, dtype=">u4").tobytes()
+    )
     raw = header + array.tobytes()
     path.write_bytes(gzip.compress(raw) if compress else raw)
 
@@ -93,7 +100,8 @@ def test_digits_split_is_stratified_disjoint_and_fixed(digits):
         assert np.all(np.abs(counts - fraction * all_counts) <= 1), counts
     # no image is in two splits: compare the images themselves (the bundled set has no duplicates)
     keys = [
-        {tuple(img.flatten().tolist()) for img in s.images} for s in (digits.train, digits.val, digits.test)
+        {tuple(img.flatten().tolist()) for img in s.images}
+        for s in (digits.train, digits.val, digits.test)
     ]
     assert sum(map(len, keys)) == len(set().union(*keys)) == 1797
     # the split never changes
@@ -132,7 +140,8 @@ def test_read_idx_rejects_a_truncated_file(tmp_path):
     write_idx(tmp_path / "images", images, compress=False)
     (tmp_path / "short").write_bytes((tmp_path / "images").read_bytes()[:-5])
     with pytest.raises(
-        ValueError, match=r"header says shape \(2, 3, 4\) \(24 bytes of data\), but the file holds 19"
+        ValueError,
+        match=r"header says shape \(2, 3, 4\) \(24 bytes of data\), but the file holds 19",
     ):
         read_idx(tmp_path / "short")
 
@@ -156,8 +165,14 @@ def test_read_idx_rejects_an_unknown_type_code(tmp_path):
         (lambda: RandomShift(-1), "max_shift must be >= 0, got -1"),
         (lambda: Resize(0), "size must be at least 1, got 0"),
         (lambda: RandomHorizontalFlip(1.5), r"p must be in \[0, 1\], got 1.5"),
-        (lambda: load_dataset("mnist"), "unknown dataset 'mnist'; expected 'digits' or 'fashion-mnist'"),
-        (lambda: Split(torch.zeros(3, 1, 8, 8), torch.zeros(4)), r"3 images but labels of shape \(4,\)"),
+        (
+            lambda: load_dataset("mnist"),
+            "unknown dataset 'mnist'; expected 'digits' or 'fashion-mnist'",
+        ),
+        (
+            lambda: Split(torch.zeros(3, 1, 8, 8), torch.zeros(4)),
+            r"3 images but labels of shape \(4,\)",
+        ),
         (
             lambda: Split(torch.zeros(3, 8, 8), torch.zeros(3)),
             r"images must be \(N, C, H, W\), got shape \(3, 8, 8\)",
@@ -173,10 +188,14 @@ def test_fashion_mnist_loader_reads_a_small_fake_copy(tmp_path):
     rng = np.random.default_rng(0)
     for part, n in (("train", 40), ("t10k", 20)):
         write_idx(
-            tmp_path / f"{part}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), True
+            tmp_path / f"{part}-images-idx3-ubyte.gz",
+            rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
+            True,
         )
         write_idx(
-            tmp_path / f"{part}-labels-idx1-ubyte", np.tile(np.arange(10, dtype=np.uint8), n // 10), False
+            tmp_path / f"{part}-labels-idx1-ubyte",
+            np.tile(np.arange(10, dtype=np.uint8), n // 10),
+            False,
         )
     with pytest.raises(ValueError, match="val_size must be between 1 and 39, got 40"):
         load_fashion_mnist(tmp_path, val_size=40)
@@ -264,7 +283,9 @@ def test_random_shift_draws_shifts_in_range_with_the_same_convention():
 
 def test_random_shift_moves_whole_images_and_is_seeded():
     images = torch.rand(64, 1, 8, 8)
-    images[:, :, 0] = images[:, :, -1] = images[:, :, :, 0] = images[:, :, :, -1] = 0  # a blank border
+    images[:, :, 0] = images[:, :, -1] = images[:, :, :, 0] = images[:, :, :, -1] = (
+        0  # a blank border
+    )
     shift = RandomShift(1)
     a = shift(images, torch.Generator().manual_seed(3))
     b = shift(images, torch.Generator().manual_seed(3))
@@ -328,7 +349,9 @@ def test_train_config_checks_values(fields, message):
 
 
 def test_a_few_steps_reduce_the_loss(small_digits):
-    config = TrainConfig(epochs=15, batch_size=32, warmup_epochs=0, lr=3e-3, min_lr_ratio=1.0, max_shift=0)
+    config = TrainConfig(
+        epochs=15, batch_size=32, warmup_epochs=0, lr=3e-3, min_lr_ratio=1.0, max_shift=0
+    )
     trainer = Trainer(tiny_vit(), small_digits, config, progress=False)
     before = trainer.evaluate(small_digits.train)["loss"]
     history = trainer.fit()  # 15 epochs of 3 steps at a constant lr
@@ -352,7 +375,10 @@ def test_checkpoint_round_trip_and_exact_resume(small_digits, tmp_path):
     resumed.load(tmp_path / "ckpt.pt")
     for key, value in first.model.state_dict().items():
         assert torch.equal(resumed.model.state_dict()[key], value), key
-    assert resumed.optimizer.state_dict()["state"].keys() == first.optimizer.state_dict()["state"].keys()
+    assert (
+        resumed.optimizer.state_dict()["state"].keys()
+        == first.optimizer.state_dict()["state"].keys()
+    )
     assert resumed.scheduler.state_dict() == first.scheduler.state_dict()
     assert resumed.epoch == 1 and resumed.history.epochs == first.history.epochs
     resumed.fit()
@@ -441,7 +467,17 @@ def test_ddp_two_processes_match_one_process_full_batch(tmp_path):
 
 def test_command_line_overrides_reach_the_model_and_recipe(tmp_path):
     result = main(
-        [*CLI_ARGS, "--epochs", "1", "--patch-drop-rate", "0.25", "--lr", "1e-3", "--out", str(tmp_path)]
+        [
+            *CLI_ARGS,
+            "--epochs",
+            "1",
+            "--patch-drop-rate",
+            "0.25",
+            "--lr",
+            "1e-3",
+            "--out",
+            str(tmp_path),
+        ]
     )
     saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     model, train = saved["model_config"], saved["train_config"]
@@ -451,12 +487,20 @@ def test_command_line_overrides_reach_the_model_and_recipe(tmp_path):
         2,
         0.25,
     )
-    assert (train["epochs"], train["batch_size"], train["lr"], train["max_shift"]) == (1, 32, 1e-3, 0)
-    assert result["epochs"] == 1 and json.loads((tmp_path / "metrics.json").read_text())["seed"] == 3
+    assert (train["epochs"], train["batch_size"], train["lr"], train["max_shift"]) == (
+        1,
+        32,
+        1e-3,
+        0,
+    )
+    assert (
+        result["epochs"] == 1 and json.loads((tmp_path / "metrics.json").read_text())["seed"] == 3
+    )
 
 
 def test_command_line_starts_without_warnings():
-    """`import vit_lib` must not import vit_lib.train, or `python -m vit_lib.train` warns (runpy)."""
+    """`import vit_lib` must not import vit_lib.train, or `python -m vit_lib.train` warns "
+    "(runpy)."""
     env = {**os.environ, "PYTHONWARNINGS": "default"}
     result = subprocess.run(
         [sys.executable, "-m", "vit_lib.train", "--help"],
@@ -478,18 +522,27 @@ def test_command_line_starts_without_warnings():
 @pytest.mark.parametrize(
     "max_shift, hflip, views", [(0, False, 1), (0, True, 2), (1, False, 9), (1, True, 18)]
 )
-def test_tta_averages_the_probabilities_of_the_training_views(small_digits, max_shift, hflip, views):
+def test_tta_averages_the_probabilities_of_the_training_views(
+    small_digits, max_shift, hflip, views
+):
     model = tiny_vit().eval()
     trainer = Trainer(
-        model, small_digits, TrainConfig(epochs=1, max_shift=max_shift, hflip=hflip, tta=True), progress=False
+        model,
+        small_digits,
+        TrainConfig(epochs=1, max_shift=max_shift, hflip=hflip, tta=True),
+        progress=False,
     )
     x = small_digits.val.images[:8]  # (8, 1, 8, 8)
     offsets = (-max_shift, 0, max_shift) if max_shift else (0,)
-    shifted = [torch.stack([loop_shift(image, dy, dx) for image in x]) for dy in offsets for dx in offsets]
+    shifted = [
+        torch.stack([loop_shift(image, dy, dx) for image in x]) for dy in offsets for dx in offsets
+    ]
     expected_views = shifted + ([v.flip(-1) for v in shifted] if hflip else [])
     assert len(expected_views) == views
     with torch.no_grad():
-        probs = torch.stack([model(trainer.normalize(v)).softmax(-1) for v in expected_views]).mean(0)
+        probs = torch.stack([model(trainer.normalize(v)).softmax(-1) for v in expected_views]).mean(
+            0
+        )
     got = trainer.predict(x)  # (8, 10) log-probabilities
     if views == 1:  # no TTA: the plain logits
         torch.testing.assert_close(got, model(trainer.normalize(x)).detach())
@@ -503,12 +556,13 @@ def test_tta_averages_the_probabilities_of_the_training_views(small_digits, max_
 
 @pytest.fixture(scope="module")
 def saved_checkpoint(tmp_path_factory, small_digits) -> Path:
-    """A real checkpoint of the digits recipe's model with embed_dim 32, depth 1, 2 heads, before training."""
+    """A real checkpoint of the digits recipe's model with embed_dim 32, depth 1, 2 heads, before "
+    "training."""
     path = tmp_path_factory.mktemp("checkpoint") / "checkpoint.pt"
     fields = {**RECIPES["digits"][0], "embed_dim": 32, "depth": 1, "num_heads": 2}
-    Trainer(VisionTransformer(ViTConfig(**fields)), small_digits, TrainConfig(epochs=1), progress=False).save(
-        path
-    )
+    Trainer(
+        VisionTransformer(ViTConfig(**fields)), small_digits, TrainConfig(epochs=1), progress=False
+    ).save(path)
     return path
 
 
@@ -531,13 +585,22 @@ BAD_COMMAND_LINES = {
         lambda tmp, ckpt: ["--epochs", "ten"],
         "argument --epochs: expected an integer, got 'ten'",
     ),
-    "negative learning rate": (lambda tmp, ckpt: ["--lr", "-0.1"], "argument --lr: must be > 0, got -0.1"),
+    "negative learning rate": (
+        lambda tmp, ckpt: ["--lr", "-0.1"],
+        "argument --lr: must be > 0, got -0.1",
+    ),
     "patch drop rate of 1": (
         lambda tmp, ckpt: ["--patch-drop-rate", "1"],
         "argument --patch-drop-rate: must be >= 0 and < 1, got 1",
     ),
-    "negative shift": (lambda tmp, ckpt: ["--max-shift", "-1"], "argument --max-shift: must be >= 0, got -1"),
-    "zero threads": (lambda tmp, ckpt: ["--threads", "0"], "argument --threads: must be >= 1, got 0"),
+    "negative shift": (
+        lambda tmp, ckpt: ["--max-shift", "-1"],
+        "argument --max-shift: must be >= 0, got -1",
+    ),
+    "zero threads": (
+        lambda tmp, ckpt: ["--threads", "0"],
+        "argument --threads: must be >= 1, got 0",
+    ),
     "width not divisible by heads": (
         lambda tmp, ckpt: ["--embed-dim", "30"],
         "embed_dim 30 is not divisible by num_heads 4",
@@ -551,14 +614,18 @@ BAD_COMMAND_LINES = {
         lambda tmp, ckpt: ["--data", "fashion-mnist", "--data-dir", str(tmp)],
         "Fashion-MNIST not found in {tmp}: missing train-images-idx3-ubyte.gz",
     ),
-    "out is a file": (lambda tmp, ckpt: ["--out", str(text_file(tmp))], "--out {tmp}/notes.txt is a file"),
+    "out is a file": (
+        lambda tmp, ckpt: ["--out", str(text_file(tmp))],
+        "--out {tmp}/notes.txt is a file",
+    ),
     "resume from a missing file": (
         lambda tmp, ckpt: ["--resume", str(tmp / "gone.pt")],
         "--resume {tmp}/gone.pt: no such file",
     ),
     "resume from a text file": (
         lambda tmp, ckpt: ["--resume", str(text_file(tmp))],
-        "--resume {tmp}/notes.txt is not a checkpoint written by Trainer.save (torch.load cannot read it)",
+        "--resume {tmp}/notes.txt is not a checkpoint written by Trainer.save (torch.load cannot "
+        "read it)",
     ),
     "resume from other weights": (
         lambda tmp, ckpt: ["--resume", str(not_a_checkpoint(tmp))],
@@ -566,7 +633,16 @@ BAD_COMMAND_LINES = {
         "it has no model, optimizer, scheduler",
     ),
     "resume with another model": (
-        lambda tmp, ckpt: ["--embed-dim", "48", "--depth", "1", "--num-heads", "2", "--resume", str(ckpt)],
+        lambda tmp, ckpt: [
+            "--embed-dim",
+            "48",
+            "--depth",
+            "1",
+            "--num-heads",
+            "2",
+            "--resume",
+            str(ckpt),
+        ],
         "is for a model of another configuration (embed_dim 32 there, 48 here)",
     ),
 }
@@ -588,9 +664,18 @@ def test_command_line_rejects_bad_input_in_one_error_line(case, tmp_path, saved_
 
 
 def test_command_line_error_is_one_line_without_traceback(tmp_path):
-    """The real command, in its own process: a text file as --resume ends in one line and exit code 2."""
+    """The real command, in its own process: a text file as --resume ends in one line and exit "
+    "code 2."""
     result = subprocess.run(
-        [sys.executable, "-m", "vit_lib.train", "--out", str(tmp_path), "--resume", str(text_file(tmp_path))],
+        [
+            sys.executable,
+            "-m",
+            "vit_lib.train",
+            "--out",
+            str(tmp_path),
+            "--resume",
+            str(text_file(tmp_path)),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -602,7 +687,13 @@ def test_command_line_error_is_one_line_without_traceback(tmp_path):
 
 
 def test_trainer_load_checks_the_model_configuration(saved_checkpoint, small_digits):
-    fields = {**RECIPES["digits"][0], "embed_dim": 32, "depth": 2, "num_heads": 2, "fused_attn": True}
+    fields = {
+        **RECIPES["digits"][0],
+        "embed_dim": 32,
+        "depth": 2,
+        "num_heads": 2,
+        "fused_attn": True,
+    }
     other = Trainer(
         VisionTransformer(ViTConfig(**fields)), small_digits, TrainConfig(epochs=1), progress=False
     )
@@ -645,6 +736,10 @@ def test_load_rebuilds_the_pipeline_around_the_saved_normalisation(small_digits,
     other.load(tmp_path / "ckpt.pt")
     normalizers = [t for t in other.augment.transforms if isinstance(t, Normalize)]
     assert normalizers == [other.normalize] and other.normalize.mean == first.normalize.mean
-    assert [type(t) for t in other.augment.transforms] == [type(t) for t in first.augment.transforms]
+    assert [type(t) for t in other.augment.transforms] == [
+        type(t) for t in first.augment.transforms
+    ]
     x = small_digits.val.images[:8]
-    torch.testing.assert_close(other.predict(x, tta=False), first.predict(x, tta=False), rtol=0, atol=0)
+    torch.testing.assert_close(
+        other.predict(x, tta=False), first.predict(x, tta=False), rtol=0, atol=0
+    )

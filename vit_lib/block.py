@@ -61,7 +61,9 @@ class Block(nn.Module):
     def forward(self, x: torch.Tensor, return_attention: bool = False):
         """(N, T, D) -> (N, T, D); with `return_attention`, also the (N, h, T, T) weights."""
         h = record(Stage.NORM, self.norm1(x), "norm1")       # (N, T, D)
-        h, weights = self.attn(h, return_attention=True) if return_attention else (self.attn(h), None)
+        h, weights = (
+            self.attn(h, return_attention=True) if return_attention else (self.attn(h), None)
+        )
         x = record(Stage.PROJ_RESIDUAL, x + h)               # (N, T, D)
         h = record(Stage.NORM, self.norm2(x), "norm2")       # (N, T, D)
         x = record(Stage.FFN_RESIDUAL, x + self.mlp(h))      # (N, T, D)

@@ -3,7 +3,7 @@
 # `make test` and CI) fails on any difference between this file and what the chapter exports.
 
 # --- chapters/12_training.md, cell 8 ---
-"""Datasets for training, all offline: scikit-learn's bundled digits and Fashion-MNIST from IDX files.
+"""Offline datasets for training: scikit-learn's bundled digits and Fashion-MNIST from IDX files.
 
 Images are float32 tensors (N, C, H, W) scaled to [0, 1]; labels are int64 (N,). Transforms work
 on whole batches and draw their randomness from an explicit `torch.Generator`, so an augmented
@@ -29,8 +29,8 @@ __all__ = [
 ]
 
 DIGITS_CLASSES = tuple(str(k) for k in range(10))
-DIGITS_MAX_VALUE = 16.0                                         # the 8 x 8 digits count ink in 0..16
-FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")   # where the Debian package puts it
+DIGITS_MAX_VALUE = 16.0                                        # the 8 x 8 digits count ink in 0..16
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")  # where the Debian package puts it
 FASHION_MNIST_FILES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
@@ -55,7 +55,8 @@ class Split:
         if self.images.ndim != 4:
             raise ValueError(f"images must be (N, C, H, W), got shape {tuple(self.images.shape)}")
         if self.labels.shape != self.images.shape[:1]:
-            raise ValueError(f"{self.images.shape[0]} images but labels of shape {tuple(self.labels.shape)}")
+            raise ValueError(f"{self.images.shape[0]} images but labels of shape "
+                             f"{tuple(self.labels.shape)}")
 
     def __len__(self) -> int:
         return self.labels.shape[0]
@@ -90,7 +91,7 @@ class DataSplits:
 def stratified_split(
     labels: np.ndarray | torch.Tensor, fractions: Sequence[float], seed: int = 0,
 ) -> list[np.ndarray]:
-    """Cut indices 0..N-1 into parts with the given fractions, each class split in the same proportions.
+    """Cut indices 0..N-1 into parts with the given fractions, each class in the same proportions.
 
     Args:
         labels: (N,) integer class labels.
@@ -119,7 +120,9 @@ def stratified_split(
 
 
 # --- chapters/12_training.md, cell 11 ---
-def load_digits(val_fraction: float = 0.1, test_fraction: float = 0.2, split_seed: int = 0) -> DataSplits:
+def load_digits(
+    val_fraction: float = 0.1, test_fraction: float = 0.2, split_seed: int = 0,
+) -> DataSplits:
     """scikit-learn's 1,797 bundled 8 x 8 digits, split into train / val / test by class.
 
     Pixel values 0..16 are scaled to [0, 1]. With the defaults the split is 1,259 / 179 / 359
@@ -135,11 +138,13 @@ def load_digits(val_fraction: float = 0.1, test_fraction: float = 0.2, split_see
     except ImportError as err:   # scikit-learn is a course dependency, not a library one
         raise ImportError("load_digits needs scikit-learn: pip install scikit-learn") from err
     bunch = sklearn_digits()
-    images = torch.from_numpy(bunch.images).float().div(DIGITS_MAX_VALUE).unsqueeze(1)  # (N, 1, 8, 8)
-    labels = torch.from_numpy(bunch.target).long()                                       # (N,)
+    images = (torch.from_numpy(bunch.images).float()
+              .div(DIGITS_MAX_VALUE).unsqueeze(1))     # (N, 1, 8, 8)
+    labels = torch.from_numpy(bunch.target).long()     # (N,)
     train, val, test = stratified_split(labels.numpy(), (val_fraction, test_fraction), split_seed)
     full = Split(images, labels)
-    return DataSplits("digits", full.subset(train), full.subset(val), full.subset(test), DIGITS_CLASSES)
+    return DataSplits("digits", full.subset(train), full.subset(val), full.subset(test),
+                      DIGITS_CLASSES)
 
 
 # --- chapters/12_training.md, cell 16 ---
@@ -158,7 +163,8 @@ def read_idx(path: str | Path) -> np.ndarray:
     code, ndim = raw[2], raw[3]
     if code not in IDX_DTYPES:
         known = ", ".join(f"0x{c:02x}" for c in IDX_DTYPES)
-        raise ValueError(f"{path.name}: unknown IDX type code 0x{code:02x}; expected one of {known}")
+        raise ValueError(f"{path.name}: unknown IDX type code 0x{code:02x}; "
+                         f"expected one of {known}")
     header = 4 + 4 * ndim
     dims = tuple(int(d) for d in np.frombuffer(raw[4:header], dtype=">u4"))
     dtype = np.dtype(IDX_DTYPES[code])
@@ -188,11 +194,11 @@ def find_fashion_mnist(root: str | Path = FASHION_MNIST_DIR) -> dict[str, Path]:
     if missing:
         official = ", ".join(f"{stem}.gz" for stem in FASHION_MNIST_FILES.values())
         raise FileNotFoundError(
-            f"Fashion-MNIST not found in {root}: missing {', '.join(missing)}. Get it in one of two "
-            f"ways: (1) on Debian/Ubuntu, `sudo apt-get install dataset-fashion-mnist` puts the files "
-            f"in {FASHION_MNIST_DIR}; (2) download the four official files {official} from "
-            "https://github.com/zalandoresearch/fashion-mnist (folder data/fashion) into one folder "
-            "and pass that folder as root=... (the files may be gzipped or not)."
+            f"Fashion-MNIST not found in {root}: missing {', '.join(missing)}. Get it in one of "
+            "two ways: (1) on Debian/Ubuntu, `sudo apt-get install dataset-fashion-mnist` puts "
+            f"the files in {FASHION_MNIST_DIR}; (2) download the four official files {official} "
+            "from https://github.com/zalandoresearch/fashion-mnist (folder data/fashion) into one "
+            "folder and pass that folder as root=... (the files may be gzipped or not)."
         )
     return found
 
@@ -206,7 +212,8 @@ def load_fashion_mnist(
     of `val_size` images; the official 10,000 test images are the test split.
 
     Args:
-        root: folder holding the four IDX files (default: where `dataset-fashion-mnist` installs them).
+        root: folder holding the four IDX files (default: where `dataset-fashion-mnist`
+            installs them).
         val_size: images held out of the training set for validation.
         split_seed: seed of the train / val split.
     """
@@ -226,7 +233,8 @@ def load_fashion_mnist(
         raise ValueError(f"val_size must be between 1 and {len(full) - 1}, got {val_size}")
     train, val = stratified_split(full.labels.numpy(), (val_size / len(full),), split_seed)
     test = to_split(arrays["test_images"], arrays["test_labels"])
-    return DataSplits("fashion-mnist", full.subset(train), full.subset(val), test, FASHION_MNIST_CLASSES)
+    return DataSplits("fashion-mnist", full.subset(train), full.subset(val), test,
+                      FASHION_MNIST_CLASSES)
 
 
 def load_dataset(name: str, root: str | Path | None = None) -> DataSplits:
@@ -242,7 +250,9 @@ def load_dataset(name: str, root: str | Path | None = None) -> DataSplits:
 class Transform(Protocol):
     """A batch transform: images (N, C, H, W) -> images, with randomness drawn from `generator`."""
 
-    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor: ...
+    def __call__(
+        self, images: torch.Tensor, generator: torch.Generator | None = None,
+    ) -> torch.Tensor: ...
 
 
 class Normalize:
@@ -258,7 +268,9 @@ class Normalize:
         """The mean and standard deviation of `images` (pass the training split only)."""
         return cls(images.mean().item(), images.std().item())
 
-    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def __call__(
+        self, images: torch.Tensor, generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         return (images - self.mean) / self.std
 
     def __repr__(self) -> str:
@@ -273,10 +285,13 @@ class Resize:
             raise ValueError(f"size must be at least 1, got {size}")
         self.size = size
 
-    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def __call__(
+        self, images: torch.Tensor, generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         if images.shape[-2:] == (self.size, self.size):
             return images
-        return F.interpolate(images, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        return F.interpolate(images, size=(self.size, self.size), mode="bilinear",
+                             align_corners=False)
 
     def __repr__(self) -> str:
         return f"Resize({self.size})"
@@ -315,7 +330,9 @@ class RandomShift:
             raise ValueError(f"max_shift must be >= 0, got {max_shift}")
         self.max_shift, self.fill = max_shift, fill
 
-    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def __call__(
+        self, images: torch.Tensor, generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         s = self.max_shift
         if s == 0:
             return images
@@ -334,7 +351,9 @@ class RandomHorizontalFlip:
             raise ValueError(f"p must be in [0, 1], got {p}")
         self.p = p
 
-    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def __call__(
+        self, images: torch.Tensor, generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         if self.p == 0.0:
             return images
         flip = torch.rand(images.shape[0], generator=generator) < self.p      # (N,)
@@ -350,7 +369,9 @@ class Compose:
     def __init__(self, transforms: Sequence[Transform]) -> None:
         self.transforms = list(transforms)
 
-    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def __call__(
+        self, images: torch.Tensor, generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         for transform in self.transforms:
             images = transform(images, generator)
         return images

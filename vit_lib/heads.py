@@ -26,12 +26,15 @@ def fuse_qkv(q: nn.Linear, k: nn.Linear, v: nn.Linear) -> nn.Linear:
         q, k, v: the three Linear(D -> h*d_h) maps; equal shapes, all with a bias or all without.
     """
     if not (q.weight.shape == k.weight.shape == v.weight.shape):
-        raise ValueError(f"q, k, v must have equal shapes, got {[tuple(m.weight.shape) for m in (q, k, v)]}")
+        raise ValueError(
+            f"q, k, v must have equal shapes, got {[tuple(m.weight.shape) for m in (q, k, v)]}"
+        )
     biased = [m.bias is not None for m in (q, k, v)]
     if len(set(biased)) != 1:
         raise ValueError(f"q, k and v must all have a bias or all have none, got bias={biased}")
     fused = nn.Linear(
-        q.in_features, 3 * q.out_features, bias=biased[0], device=q.weight.device, dtype=q.weight.dtype
+        q.in_features, 3 * q.out_features, bias=biased[0],
+        device=q.weight.device, dtype=q.weight.dtype
     )
     with torch.no_grad():
         fused.weight.copy_(torch.cat([q.weight, k.weight, v.weight]))  # (3*h*d_h, D)

@@ -3,7 +3,9 @@
 # `make test` and CI) fails on any difference between this file and what the chapter exports.
 
 # --- chapters/13_inside.md, cell 6 ---
-"""Looking inside a trained ViT: class-token attention, attention rollout, position-embedding similarity.
+"""Looking inside a trained ViT.
+
+Class-token attention, attention rollout, position-embedding similarity.
 
 Shapes: N batch, L layers (depth), h heads, T tokens (class token + T-1 patches),
 gh x gw the patch grid (T-1 = gh * gw), D width.
@@ -23,9 +25,12 @@ def stack_maps(maps: list[torch.Tensor] | tuple[torch.Tensor, ...] | torch.Tenso
     """L attention maps (N, h, T, T), as `VisionTransformer.attention_maps` returns them
     -> (N, L, h, T, T).
     """
-    stacked = torch.stack(list(maps), dim=1) if isinstance(maps, (list, tuple)) else maps   # (N, L, h, T, T)
+    stacked = (torch.stack(list(maps), dim=1)
+               if isinstance(maps, (list, tuple)) else maps)                # (N, L, h, T, T)
     if stacked.ndim != 5 or stacked.shape[-1] != stacked.shape[-2]:
-        raise ValueError(f"expected attention maps (N, L, h, T, T), got shape {tuple(stacked.shape)}")
+        raise ValueError(
+            f"expected attention maps (N, L, h, T, T), got shape {tuple(stacked.shape)}"
+        )
     return stacked
 
 
@@ -65,8 +70,12 @@ def patch_map_to_pixels(patch_map: torch.Tensor, patch_size: int | tuple[int, in
 
 
 # --- chapters/13_inside.md, cell 19 ---
-def attention_rollout(maps: list[torch.Tensor] | torch.Tensor, residual: bool = True) -> torch.Tensor:
-    """Attention rollout (Abnar & Zuidema, 2020): how much each output token draws on each input token.
+def attention_rollout(
+    maps: list[torch.Tensor] | torch.Tensor, residual: bool = True,
+) -> torch.Tensor:
+    """Attention rollout (Abnar & Zuidema, 2020).
+
+    How much each output token draws on each input token.
 
     Each layer's attention is averaged over heads; with `residual`, the skip connection is
     accounted for as 0.5 * A + 0.5 * I with rows renormalised to sum to 1. The layers are then

@@ -31,24 +31,26 @@ POS_EMBEDS = ("learned", "sincos")
 class ViTConfig:
     """Hyper-parameters of a ViT, in timm's vocabulary. Defaults are ViT-B/16 at 224 pixels."""
 
-    img_size: int | tuple[int, int] = 224     # input H, W
-    patch_size: int | tuple[int, int] = 16    # P; must divide img_size
-    in_chans: int = 3                         # C
-    num_classes: int = 1000                   # K; 0 means no head (forward returns pooled features)
-    embed_dim: int = 768                      # D, the token width
-    depth: int = 12                           # number of encoder blocks
-    num_heads: int = 12                       # h
-    head_dim: int | None = None               # d_h; None means embed_dim // num_heads
-    mlp_ratio: float = 4.0                    # D_ff / D
-    qkv_bias: bool = True                     # bias on the fused qkv projection (timm: True)
-    global_pool: str = "token"                # 'token' (class token) or 'avg' (mean of patch tokens)
-    class_token: bool = True                  # prepend a learned class token
-    pos_embed: str = "learned"                # 'learned' or 'sincos' (fixed 2-D sin-cos)
-    drop_rate: float = 0.0                    # dropout after attention/MLP projections (timm: proj_drop_rate)
-    attn_drop_rate: float = 0.0               # dropout on attention weights
-    patch_drop_rate: float = 0.0              # training only: share of patch tokens dropped per image
-    norm_eps: float = NORM_EPS                # LayerNorm epsilon (timm: 1e-6)
-    fused_attn: bool = True                   # F.scaled_dot_product_attention instead of the explicit path
+    img_size: int | tuple[int, int] = 224   # input H, W
+    patch_size: int | tuple[int, int] = 16  # P; must divide img_size
+    in_chans: int = 3                       # C
+    num_classes: int = 1000                 # K; 0 means no head (forward returns pooled features)
+    embed_dim: int = 768                    # D, the token width
+    depth: int = 12                         # number of encoder blocks
+    num_heads: int = 12                     # h
+    head_dim: int | None = None             # d_h; None means embed_dim // num_heads
+    mlp_ratio: float = 4.0                  # D_ff / D
+    qkv_bias: bool = True                   # bias on the fused qkv projection (timm: True)
+    global_pool: str = "token"              # 'token' (class token) or 'avg' (mean of patch tokens)
+    class_token: bool = True                # prepend a learned class token
+    pos_embed: str = "learned"              # 'learned' or 'sincos' (fixed 2-D sin-cos)
+    drop_rate: float = 0.0                  # dropout after attention/MLP projections
+                                            # (timm: proj_drop_rate)
+    attn_drop_rate: float = 0.0             # dropout on attention weights
+    patch_drop_rate: float = 0.0            # training only: share of patch tokens dropped per image
+    norm_eps: float = NORM_EPS              # LayerNorm epsilon (timm: 1e-6)
+    fused_attn: bool = True                 # F.scaled_dot_product_attention
+                                            # instead of the explicit path
 
     def __post_init__(self) -> None:
         img, patch = to_2tuple(self.img_size), to_2tuple(self.patch_size)
@@ -68,13 +70,19 @@ class ViTConfig:
         if self.head_dim is not None and self.head_dim < 1:
             raise ValueError(f"head_dim must be at least 1, got {self.head_dim}")
         if self.global_pool not in GLOBAL_POOLS:
-            raise ValueError(f"unknown global_pool {self.global_pool!r}; expected one of {GLOBAL_POOLS}")
+            raise ValueError(
+                f"unknown global_pool {self.global_pool!r}; expected one of {GLOBAL_POOLS}"
+            )
         if self.global_pool == "token" and not self.class_token:
-            raise ValueError("global_pool='token' needs class_token=True; use global_pool='avg' without one")
+            raise ValueError(
+                "global_pool='token' needs class_token=True; use global_pool='avg' without one"
+            )
         if self.pos_embed not in POS_EMBEDS:
             raise ValueError(f"unknown pos_embed {self.pos_embed!r}; expected one of {POS_EMBEDS}")
         if self.pos_embed == "sincos" and self.embed_dim % 4:
-            raise ValueError(f"pos_embed='sincos' needs embed_dim divisible by 4, got {self.embed_dim}")
+            raise ValueError(
+                f"pos_embed='sincos' needs embed_dim divisible by 4, got {self.embed_dim}"
+            )
         if self.mlp_ratio <= 0:
             raise ValueError(f"mlp_ratio must be positive, got {self.mlp_ratio}")
         for name in ("drop_rate", "attn_drop_rate", "patch_drop_rate"):
@@ -84,11 +92,11 @@ class ViTConfig:
 
 # --- chapters/10_model.md, cell 11 ---
 class PatchDropout(nn.Module):
-    """In training, keep a random `1 - rate` share of each image's patch tokens; in eval, do nothing.
+    """In training, keep a random `1 - rate` share of each image's patch tokens.
 
-    The `num_prefix_tokens` leading (class) tokens always stay. The kept patch tokens come in
-    random order, as in timm: they already carry their positions. Keeps int(L * (1 - rate))
-    of L patch tokens, at least one.
+    In eval, do nothing. The `num_prefix_tokens` leading (class) tokens always stay. The kept
+    patch tokens come in random order, as in timm: they already carry their positions. Keeps
+    int(L * (1 - rate)) of L patch tokens, at least one.
     """
 
     def __init__(self, rate: float, num_prefix_tokens: int = 1) -> None:
@@ -101,12 +109,14 @@ class PatchDropout(nn.Module):
         """(N, T, D) -> (N, p + keep, D) in training, where p is the number of prefix tokens."""
         if not self.training or self.rate == 0.0:
             return x
-        prefix, patches = x[:, :self.num_prefix_tokens], x[:, self.num_prefix_tokens:]  # (N, p, D), (N, L, D)
+        prefix, patches = (x[:, :self.num_prefix_tokens],                 # (N, p, D)
+                           x[:, self.num_prefix_tokens:])                 # (N, L, D)
         n, length, dim = patches.shape
         keep = max(1, int(length * (1.0 - self.rate)))
-        chosen = torch.randn(n, length, device=x.device).argsort(dim=-1)[:, :keep]      # (N, keep)
-        kept = patches.gather(1, chosen[:, :, None].expand(-1, -1, dim))                # (N, keep, D)
-        return torch.cat([prefix, kept], dim=1)                                         # (N, p + keep, D)
+        chosen = (torch.randn(n, length, device=x.device)
+                  .argsort(dim=-1)[:, :keep])                             # (N, keep)
+        kept = patches.gather(1, chosen[:, :, None].expand(-1, -1, dim))  # (N, keep, D)
+        return torch.cat([prefix, kept], dim=1)                           # (N, p + keep, D)
 
     def extra_repr(self) -> str:
         return f"rate={self.rate}, num_prefix_tokens={self.num_prefix_tokens}"
@@ -141,9 +151,9 @@ class VisionTransformer(nn.Module):
                            if cfg.patch_drop_rate > 0 else nn.Identity())
         self.blocks = nn.Sequential(*[
             Block(
-                dim, cfg.num_heads, head_dim=cfg.head_dim, mlp_ratio=cfg.mlp_ratio, qkv_bias=cfg.qkv_bias,
-                drop=cfg.drop_rate, attn_drop=cfg.attn_drop_rate, norm_eps=cfg.norm_eps,
-                fused_attn=cfg.fused_attn,
+                dim, cfg.num_heads, head_dim=cfg.head_dim, mlp_ratio=cfg.mlp_ratio,
+                qkv_bias=cfg.qkv_bias, drop=cfg.drop_rate, attn_drop=cfg.attn_drop_rate,
+                norm_eps=cfg.norm_eps, fused_attn=cfg.fused_attn,
             )
             for _ in range(cfg.depth)
         ])
@@ -186,7 +196,10 @@ class VisionTransformer(nn.Module):
         return add_pos_embed(x, self.pos_embed)                 # (N, T, D)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Images (N, C, H, W) -> encoded tokens (N, T, D); fewer tokens in training with patch dropout."""
+        """Images (N, C, H, W) -> encoded tokens (N, T, D).
+
+        Fewer tokens in training with patch dropout.
+        """
         x = self.patch_drop(self.embed(x))
         for i, block in enumerate(self.blocks):
             with scope(f"block {i}"):
@@ -194,7 +207,10 @@ class VisionTransformer(nn.Module):
         return record(Stage.ENCODER, self.norm(x))              # (N, T, D)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        """Encoded tokens (N, T, D) -> logits (N, K), or pooled features (N, D) with `pre_logits`."""
+        """Encoded tokens (N, T, D) -> logits (N, K).
+
+        Or pooled features (N, D), with `pre_logits`.
+        """
         x = pool_tokens(x, self.config.global_pool, self.num_prefix_tokens)
         x = record(Stage.POOL, self.fc_norm(x))                  # (N, D)
         return x if pre_logits else record(Stage.HEAD, self.head(x))   # (N, K)

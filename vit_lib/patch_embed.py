@@ -37,16 +37,22 @@ def check_images(
         )
     if x.ndim != 4:
         hint = " (a single image? add the batch axis with x.unsqueeze(0))" if x.ndim == 3 else ""
-        raise ValueError(f"expected a 4-D batch (N, C, H, W), got {x.ndim}-D shape {tuple(x.shape)}{hint}")
+        raise ValueError(
+            f"expected a 4-D batch (N, C, H, W), got {x.ndim}-D shape {tuple(x.shape)}{hint}"
+        )
     _, chans, height, width = x.shape
     if chans != in_chans:
-        raise ValueError(f"expected {in_chans} input channels, got {chans} (input shape {tuple(x.shape)})")
+        raise ValueError(
+            f"expected {in_chans} input channels, got {chans} (input shape {tuple(x.shape)})"
+        )
     for axis, size, patch in (("height", height, patch_size[0]), ("width", width, patch_size[1])):
         if size % patch:
             raise ValueError(f"input {axis} {size} is not divisible by the patch size {patch} "
                              f"({size} % {patch} = {size % patch})")
     if (height, width) != img_size:
-        raise ValueError(f"input size ({height}, {width}) doesn't match the model's img_size {img_size}")
+        raise ValueError(
+            f"input size ({height}, {width}) doesn't match the model's img_size {img_size}"
+        )
 
 
 # --- chapters/01_patches.md, cell 23 ---
@@ -76,10 +82,11 @@ class PatchEmbed(nn.Module):
             if patch <= 0 or size % patch:
                 raise ValueError(f"img_size {axis} {size} is not divisible by patch_size {patch}")
         self.in_chans = in_chans
-        self.grid_size = (self.img_size[0] // self.patch_size[0], self.img_size[1] // self.patch_size[1])
+        self.grid_size = (self.img_size[0] // self.patch_size[0],
+                          self.img_size[1] // self.patch_size[1])
         self.num_patches = self.grid_size[0] * self.grid_size[1]
-        self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=self.patch_size, stride=self.patch_size,
-                              bias=bias)
+        self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=self.patch_size,
+                              stride=self.patch_size, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_images(x, self.in_chans, self.img_size, self.patch_size)

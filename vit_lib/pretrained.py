@@ -3,7 +3,7 @@
 # `make test` and CI) fails on any difference between this file and what the chapter exports.
 
 # --- chapters/12_training.md, cell 74 ---
-"""Trained models in safetensors files: weights plus what it takes to use them (config, preprocessing).
+"""Trained models in safetensors files: weights plus what using them takes (config, preprocessing).
 
 `vit_lib` ships one, the digits ViT of chapter 12 (`load_pretrained("digits")`), trained by
 `tools/train_digits_model.py`; its metrics and SHA-256 are in `vit_lib/weights/digits.json`.
@@ -47,9 +47,10 @@ def save_pretrained(
     path: str | Path, model: VisionTransformer, transform: Compose, classes: tuple[str, ...],
     info: dict | None = None,
 ) -> str:
-    """Write `model`'s weights and what `load_pretrained` needs to a safetensors file; return its SHA-256.
+    """Write `model`'s weights and what `load_pretrained` needs to a safetensors file.
 
-    `transform` may hold a `Resize` and must end with the `Normalize` of training.
+    `transform` may hold a `Resize` and must end with the `Normalize` of training. Returns the
+    SHA-256 of the file.
     """
     steps = {type(step).__name__: step for step in transform.transforms}
     if set(steps) - {"Resize", "Normalize"} or "Normalize" not in steps:
@@ -65,7 +66,7 @@ def save_pretrained(
 
 
 def load_pretrained(name_or_path: str | Path = "digits") -> Pretrained:
-    """A model saved by `save_pretrained`: one shipped with vit_lib by name (`SHIPPED`), or a file."""
+    """A model saved by `save_pretrained`: one vit_lib ships, by name (`SHIPPED`), or a file."""
     if str(name_or_path) in SHIPPED:
         path = resources.files("vit_lib") / "weights" / f"{name_or_path}.safetensors"
     else:
@@ -77,8 +78,9 @@ def load_pretrained(name_or_path: str | Path = "digits") -> Pretrained:
         if header.get("format") != "vit_lib":
             raise ValueError(f"{path} was not written by save_pretrained (no vit_lib header)")
         tensors = {name: handle.get_tensor(name) for name in handle.keys()}
-    with torch.random.fork_rng(devices=[]):   # the random initial weights, overwritten next, leave
-        model = VisionTransformer(ViTConfig(**json.loads(header["vit_config"])))  # the caller's RNG as it was
+    # the random initial weights, overwritten next, leave the caller's RNG as it was
+    with torch.random.fork_rng(devices=[]):
+        model = VisionTransformer(ViTConfig(**json.loads(header["vit_config"])))
     model.load_state_dict(tensors)                         # strict: every name and shape must match
     preprocess = json.loads(header["preprocess"])
     steps = ([Resize(preprocess["resize"])] if preprocess["resize"] else []) + [

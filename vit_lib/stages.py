@@ -26,8 +26,9 @@ class Stage(Enum):
     """The 16 stages of the shape map, in the order the model computes them.
 
     Each member holds the stage's number (its row in the shape map), its name, and the chapter
-    that builds it. Stage 12 happens twice per block (`norm1` before attention, `norm2` before
-    the feed-forward network); `record` tells them apart by its `part` argument.
+    that builds it; that chapter labels the section as `stage-<number>` (`anchor`). Stage 12
+    happens twice per block (`norm1` before attention, `norm2` before the feed-forward network);
+    `record` tells them apart by its `part` argument.
     """
 
     INPUT = (1, "input", "01_patches")
@@ -49,6 +50,11 @@ class Stage(Enum):
 
     def __init__(self, number: int, label: str, chapter: str) -> None:
         self.number, self.label, self.chapter = number, label, chapter
+
+    @property
+    def anchor(self) -> str:
+        """The section of `chapter` that builds the stage: "stage-7" links to `04_...#stage-7`."""
+        return f"stage-{self.number}"
 
 
 # --- chapters/01_patches.md, cell 33 ---

@@ -30,12 +30,17 @@ class UnsupportedOptionError(ValueError):
 
 
 def _import_timm():
-    """timm's `vision_transformer` and `layers` modules, or an ImportError that says how to get them."""
+    """timm's `vision_transformer` and `layers` modules.
+
+    Raises an ImportError that says how to get them when timm is not installed.
+    """
     try:
         from timm import layers
         from timm.models import vision_transformer
     except ImportError as err:
-        raise ImportError(f"vit_lib.timm_compat needs timm, an optional dependency: {TIMM_INSTALL}") from err
+        raise ImportError(
+            f"vit_lib.timm_compat needs timm, an optional dependency: {TIMM_INSTALL}"
+        ) from err
     return vision_transformer, layers
 
 
@@ -56,8 +61,9 @@ def unsupported_timm_options(model: nn.Module) -> dict[str, str]:
     vt, layers = _import_timm()
     if type(model) is not vt.VisionTransformer:
         return {
-            f"model class {type(model).__name__}: only timm.models.vision_transformer.VisionTransformer "
-            "itself (not distilled, relative-position, hybrid or EVA variants)": "the model"
+            f"model class {type(model).__name__}: only "
+            "timm.models.vision_transformer.VisionTransformer itself "
+            "(not distilled, relative-position, hybrid or EVA variants)": "the model"
         }
     problems: dict[str, str] = {}
 
@@ -66,7 +72,8 @@ def unsupported_timm_options(model: nn.Module) -> dict[str, str]:
             problems.setdefault(option, where)      # one line per option, at its first place
 
     def check_norm(norm: nn.Module, where: str) -> None:
-        check(type(norm) in (nn.LayerNorm, layers.LayerNorm), f"norm_layer={type(norm).__name__}", where)
+        check(type(norm) in (nn.LayerNorm, layers.LayerNorm),
+              f"norm_layer={type(norm).__name__}", where)
         if isinstance(norm, nn.LayerNorm):
             check(norm.elementwise_affine and norm.bias is not None,
                   "LayerNorm without weight and bias", where)
@@ -76,7 +83,8 @@ def unsupported_timm_options(model: nn.Module) -> dict[str, str]:
     check(model.num_prefix_tokens == prefix,
           f"reg_tokens={model.num_prefix_tokens - prefix} (registers)", "reg_token")
     no_embed_class = getattr(model, "no_embed_class", False)
-    check(not no_embed_class, "no_embed_class=True (positions added before the class token)", "pos_embed")
+    check(not no_embed_class,
+          "no_embed_class=True (positions added before the class token)", "pos_embed")
     check(model.pos_embed is not None, "pos_embed='none' (no position embedding)", "pos_embed")
     check(not getattr(model, "dynamic_img_size", False), "dynamic_img_size=True", "patch_embed")
     check(_is_identity(getattr(model, "norm_pre", None)),
@@ -84,7 +92,8 @@ def unsupported_timm_options(model: nn.Module) -> dict[str, str]:
     drop = getattr(model, "patch_drop", None)
     check(_is_identity(drop) or (type(drop) is layers.PatchDropout and not drop.ordered
                                  and drop.num_prefix_tokens == model.num_prefix_tokens),
-          "a PatchDropout other than patch_drop_rate's (ordered, or other prefix tokens)", "patch_drop")
+          "a PatchDropout other than patch_drop_rate's (ordered, or other prefix tokens)",
+          "patch_drop")
     check(model.pos_drop.p == 0, f"pos_drop_rate={model.pos_drop.p}", "pos_drop")
     pe = model.patch_embed
     check(type(pe) is layers.PatchEmbed, f"embed_layer={type(pe).__name__}", "patch_embed")
@@ -94,7 +103,8 @@ def unsupported_timm_options(model: nn.Module) -> dict[str, str]:
               "patch_embed.norm")
         check(conv.bias is not None, "patch embedding without bias", "patch_embed.proj")
         check(not pe.dynamic_img_pad, "dynamic_img_pad=True", "patch_embed")
-        check(pe.strict_img_size and pe.flatten, "strict_img_size=False or flatten=False", "patch_embed")
+        check(pe.strict_img_size and pe.flatten,
+              "strict_img_size=False or flatten=False", "patch_embed")
         stride_p = tuple(conv.kernel_size) == tuple(conv.stride) == tuple(pe.patch_size)
         check(stride_p and tuple(conv.padding) == (0, 0),
               "a patch embedding other than a stride-P conv", "patch_embed")
@@ -107,7 +117,8 @@ def unsupported_timm_options(model: nn.Module) -> dict[str, str]:
         if type(blk) is not vt.Block:
             check(False, f"block_fn={type(blk).__name__}", at)
             continue
-        check(_is_identity(blk.ls1) and _is_identity(blk.ls2), "init_values (layer scale)", f"{at}.ls1")
+        check(_is_identity(blk.ls1) and _is_identity(blk.ls2),
+              "init_values (layer scale)", f"{at}.ls1")
         check(_is_identity(blk.drop_path1) and _is_identity(blk.drop_path2),
               "drop_path_rate > 0", f"{at}.drop_path1")
         check_norm(blk.norm1, f"{at}.norm1")
@@ -116,14 +127,16 @@ def unsupported_timm_options(model: nn.Module) -> dict[str, str]:
         if type(attn) is not layers.Attention:
             check(False, f"attn_layer={type(attn).__name__}", f"{at}.attn")
         else:
-            check(_is_identity(attn.q_norm) and _is_identity(attn.k_norm), "qk_norm=True", f"{at}.attn")
+            check(_is_identity(attn.q_norm) and _is_identity(attn.k_norm),
+                  "qk_norm=True", f"{at}.attn")
             check(_is_identity(attn.norm), "scale_attn_norm=True", f"{at}.attn.norm")
             check(getattr(attn, "gate", None) is None, "gated attention", f"{at}.attn.gate")
             check(attn.proj.bias is not None, "proj_bias=False", f"{at}.attn.proj")
             for name, value in [("num_heads", attn.num_heads), ("head_dim", attn.head_dim),
                                 ("qkv_bias", attn.qkv.bias is not None),
                                 ("fused_attn", bool(attn.fused_attn)),
-                                ("attn_drop_rate", attn.attn_drop.p), ("drop_rate", attn.proj_drop.p)]:
+                                ("attn_drop_rate", attn.attn_drop.p),
+                                ("drop_rate", attn.proj_drop.p)]:
                 per_block.setdefault(name, set()).add(value)
         if type(mlp) is not layers.Mlp:
             check(False, f"mlp_layer={type(mlp).__name__}", f"{at}.mlp")
@@ -137,7 +150,8 @@ def unsupported_timm_options(model: nn.Module) -> dict[str, str]:
             linear = isinstance(mlp.fc1, nn.Linear) and isinstance(mlp.fc2, nn.Linear)
             check(linear, "a convolutional Mlp", f"{at}.mlp")
             if linear:
-                check(mlp.fc1.bias is not None and mlp.fc2.bias is not None, "proj_bias=False", f"{at}.mlp")
+                check(mlp.fc1.bias is not None and mlp.fc2.bias is not None,
+                      "proj_bias=False", f"{at}.mlp")
                 per_block.setdefault("mlp hidden width", set()).add(mlp.fc1.out_features)
             per_block.setdefault("drop_rate", set()).update({mlp.drop1.p, mlp.drop2.p})
     for name, values in per_block.items():
@@ -150,17 +164,20 @@ def unsupported_timm_options(model: nn.Module) -> dict[str, str]:
           "attention pooling (global_pool 'map' or 'prr')", "attn_pool")
     check(not getattr(model, "pool_include_prefix", False), "pool_include_prefix=True", "pool")
     if pool in ("token", "avg"):
-        ours, other = ("fc_norm", "norm") if pool == "avg" else ("norm", "fc_norm")   # vit_lib's placement
+        # vit_lib's placement
+        ours, other = ("fc_norm", "norm") if pool == "avg" else ("norm", "fc_norm")
         if _is_identity(getattr(model, ours)) and _is_identity(getattr(model, other)):
             check(False, "final_norm=False (no final LayerNorm)", ours)
         elif not _is_identity(getattr(model, other)):
             side = "after" if other == "fc_norm" else "before"
-            check(False, f"fc_norm={other == 'fc_norm'} with global_pool={pool!r} (the final LayerNorm "
-                         f"{side} pooling; vit_lib puts it in '{ours}')", other)
+            check(False, f"fc_norm={other == 'fc_norm'} with global_pool={pool!r} "
+                         f"(the final LayerNorm {side} pooling; vit_lib puts it in '{ours}')",
+                  other)
         else:
             check_norm(getattr(model, ours), ours)
-    check(model.head_drop.p == 0, f"drop_rate={model.head_drop.p} (timm's head dropout; vit_lib's drop_rate "
-                                  "is timm's proj_drop_rate)", "head_drop")
+    check(model.head_drop.p == 0,
+          f"drop_rate={model.head_drop.p} (timm's head dropout; vit_lib's drop_rate "
+          "is timm's proj_drop_rate)", "head_drop")
     head = model.head
     linear_head = type(head) is nn.Linear and head.bias is not None
     check(_is_identity(head) or linear_head, f"head={type(head).__name__}", "head")
@@ -189,9 +206,9 @@ def config_from_timm(model: nn.Module) -> ViTConfig:
             f"this timm VisionTransformer uses options vit_lib cannot express:\n{lines}"
         )
     pe, attn, mlp = model.patch_embed, model.blocks[0].attn, model.blocks[0].mlp
-    dim, hidden = pe.proj.out_channels, mlp.fc1.out_features                # D, D_ff
+    dim, hidden = pe.proj.out_channels, mlp.fc1.out_features    # D, D_ff
     img, patch = tuple(pe.img_size), tuple(pe.patch_size)
-    drop = getattr(model, "patch_drop", None)                                # PatchDropout; Identity when off
+    drop = getattr(model, "patch_drop", None)                   # PatchDropout; Identity when off
     config = ViTConfig(
         img_size=img[0] if img[0] == img[1] else img,
         patch_size=patch[0] if patch[0] == patch[1] else patch,
@@ -282,8 +299,9 @@ def timm_kwargs(config: ViTConfig) -> dict:
     head_dim = config.head_dim or config.embed_dim // config.num_heads
     if config.num_heads * head_dim != config.embed_dim:
         problems.append(
-            f"head_dim={head_dim}: h * d_h = {config.num_heads} * {head_dim} = {config.num_heads * head_dim} "
-            f"!= embed_dim {config.embed_dim}; timm's VisionTransformer has no head_dim, its width is D"
+            f"head_dim={head_dim}: h * d_h = {config.num_heads} * {head_dim} = "
+            f"{config.num_heads * head_dim} != embed_dim {config.embed_dim}; "
+            "timm's VisionTransformer has no head_dim, its width is D"
         )
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)
@@ -322,7 +340,7 @@ def to_timm(model: VisionTransformer) -> nn.Module:
     vt, _ = _import_timm()
     reference = vt.VisionTransformer(**timm_kwargs(model.config))
     for ours, theirs in zip(model.blocks, reference.blocks):
-        theirs.attn.fused_attn = ours.attn.fused_attn        # a per-attention switch in both libraries
+        theirs.attn.fused_attn = ours.attn.fused_attn    # a per-attention switch in both libraries
     like = next(model.parameters())
     reference = reference.to(device=like.device, dtype=like.dtype)
     load_exact(reference, model.state_dict(), "vit_lib")
@@ -333,31 +351,34 @@ def to_timm(model: VisionTransformer) -> nn.Module:
 @torch.no_grad()
 def our_stages(model: VisionTransformer, x: torch.Tensor) -> dict[str, torch.Tensor]:
     """Our model's stages on images x: patch embedding, each block, final norm, pooled, logits."""
-    stages = {"patch embedding": model.patch_embed(x)}                      # (N, T-1, D)
-    tokens = model.embed(x)                                                  # (N, T, D)
+    stages = {"patch embedding": model.patch_embed(x)}                     # (N, T-1, D)
+    tokens = model.embed(x)                                                # (N, T, D)
     for i, block in enumerate(model.blocks):
-        tokens = stages[f"block {i}"] = block(tokens)                        # (N, T, D)
-    stages["final norm"] = model.norm(tokens)                                # (N, T, D)
+        tokens = stages[f"block {i}"] = block(tokens)                      # (N, T, D)
+    stages["final norm"] = model.norm(tokens)                              # (N, T, D)
     stages["pooled"] = model.forward_head(stages["final norm"], pre_logits=True)   # (N, D)
-    stages["logits"] = model.head(stages["pooled"])                          # (N, K)
+    stages["logits"] = model.head(stages["pooled"])                        # (N, K)
     return stages
 
 
 @torch.no_grad()
 def timm_stages(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     """The same stages of a timm ViT, from its public `forward_intermediates` and submodules."""
-    stages = {"patch embedding": model.patch_embed(x)}                      # (N, T-1, D)
+    stages = {"patch embedding": model.patch_embed(x)}                     # (N, T-1, D)
     final, outputs = model.forward_intermediates(x, output_fmt="NLC", return_prefix_tokens=True)
     for i, out in enumerate(outputs):
-        patches, prefix = out if isinstance(out, tuple) else (out, None)     # (N, T-1, D), (N, 1, D)
-        stages[f"block {i}"] = patches if prefix is None else torch.cat([prefix, patches], dim=1)  # (N, T, D)
-    stages["final norm"] = final                                             # (N, T, D)
-    stages["pooled"] = model.forward_head(final, pre_logits=True)            # (N, D)
-    stages["logits"] = model.forward_head(final)                             # (N, K)
+        patches, prefix = out if isinstance(out, tuple) else (out, None)   # (N, T-1, D), (N, 1, D)
+        stages[f"block {i}"] = (patches if prefix is None
+                                else torch.cat([prefix, patches], dim=1))  # (N, T, D)
+    stages["final norm"] = final                                           # (N, T, D)
+    stages["pooled"] = model.forward_head(final, pre_logits=True)          # (N, D)
+    stages["logits"] = model.forward_head(final)                           # (N, K)
     return stages
 
 
-def compare_stages(ours: VisionTransformer, reference: nn.Module, x: torch.Tensor) -> dict[str, float]:
+def compare_stages(
+    ours: VisionTransformer, reference: nn.Module, x: torch.Tensor,
+) -> dict[str, float]:
     """max |Δ| between our model and a timm ViT at every stage, for images x.
 
     Put both models in eval mode first unless dropout is 0.
@@ -367,5 +388,7 @@ def compare_stages(ours: VisionTransformer, reference: nn.Module, x: torch.Tenso
         raise ValueError(f"the models have different stages: {list(a)} vs {list(b)}")
     for name in a:
         if a[name].shape != b[name].shape:
-            raise ValueError(f"{name}: our shape {tuple(a[name].shape)} vs timm's {tuple(b[name].shape)}")
+            raise ValueError(
+                f"{name}: our shape {tuple(a[name].shape)} vs timm's {tuple(b[name].shape)}"
+            )
     return {name: (a[name] - b[name]).abs().max().item() for name in a}

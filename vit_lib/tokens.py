@@ -44,12 +44,14 @@ def add_pos_embed(tokens: torch.Tensor, pos_embed: torch.Tensor) -> torch.Tensor
     """
     if pos_embed.ndim != 3:
         raise ValueError(
-            f"pos_embed must have shape (1, T, D), got {pos_embed.ndim}-D shape {tuple(pos_embed.shape)}"
+            f"pos_embed must have shape (1, T, D), got {pos_embed.ndim}-D shape "
+            f"{tuple(pos_embed.shape)}"
         )
     if pos_embed.shape[1:] != tokens.shape[1:]:
         raise ValueError(
-            f"pos_embed has {pos_embed.shape[1]} positions of width {pos_embed.shape[2]}, but the sequence "
-            f"has {tokens.shape[1]} tokens of width {tokens.shape[2]} (did the class token get a position?)"
+            f"pos_embed has {pos_embed.shape[1]} positions of width {pos_embed.shape[2]}, "
+            f"but the sequence has {tokens.shape[1]} tokens of width {tokens.shape[2]} "
+            "(did the class token get a position?)"
         )
     return record(Stage.POS_EMBED, tokens + pos_embed)  # (N, T, D)
 

@@ -3,7 +3,7 @@
 # `make test` and CI) fails on any difference between this file and what the chapter exports.
 
 # --- chapters/12_training.md, cell 32 ---
-"""Training a VisionTransformer: AdamW, warm-up + cosine schedule, label smoothing, checkpoints, DDP.
+"""Train a VisionTransformer: AdamW, warm-up + cosine schedule, label smoothing, checkpoints, DDP.
 
 One `Trainer` runs in a single process or, unchanged, in each process of
 `torchrun --nproc_per_node=2` (DistributedDataParallel, gloo backend on CPU). The command line:
@@ -45,8 +45,8 @@ from vit_lib.model import VisionTransformer, ViTConfig
 
 # what `import vit_lib` offers from this module; the rest is importable from it by name
 __all__ = [
-    "TrainConfig", "WarmupCosine", "History", "Trainer", "RECIPES", "parameter_groups", "train_one_epoch",
-    "batched_logits", "tta_logits", "split_metrics",
+    "TrainConfig", "WarmupCosine", "History", "Trainer", "RECIPES", "parameter_groups",
+    "train_one_epoch", "batched_logits", "tta_logits", "split_metrics",
 ]
 
 
@@ -66,7 +66,7 @@ class TrainConfig:
     resize: int = 0                  # resample images to resize x resize first; 0 keeps them
     max_shift: int = 2               # random-shift augmentation in pixels (after resizing); 0: none
     hflip: bool = False              # random left-right mirroring (clothes: yes; digits: no)
-    tta: bool = False                # test-time augmentation: average over shifted (and mirrored) views
+    tta: bool = False                # test-time augmentation: average shifted (and mirrored) views
     eval_batch_size: int = 512
     seed: int = 0                    # data order, augmentation and dropout
 
@@ -79,24 +79,29 @@ class TrainConfig:
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.max_shift < 0 or self.resize < 0:
-            raise ValueError(f"max_shift and resize must be >= 0, got {self.max_shift} and {self.resize}")
+            raise ValueError(f"max_shift and resize must be >= 0, got {self.max_shift} "
+                             f"and {self.resize}")
 
 
 # --- chapters/12_training.md, cell 34 ---
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """Decay weight matrices only; biases, LayerNorm gains, class token and positions are not decayed."""
+    """Decay weight matrices only.
+
+    Biases, LayerNorm gains, class token and positions are not decayed.
+    """
     decay, no_decay = [], []
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
         skip = param.ndim <= 1 or name.endswith(("cls_token", "pos_embed"))
         (no_decay if skip else decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
 
 
 # --- chapters/12_training.md, cell 36 ---
 class WarmupCosine:
-    """Learning-rate multiplier for `LambdaLR`: linear warm-up to 1, then a cosine down to `min_ratio`.
+    """Learning-rate multiplier for `LambdaLR`: linear warm-up to 1, then a cosine to `min_ratio`.
 
     Step s (optimizer steps taken so far) gets (s + 1) / warmup_steps during warm-up, then
     min_ratio + (1 - min_ratio) * (1 + cos(pi * progress)) / 2, where progress goes from 0 to 1
@@ -105,7 +110,8 @@ class WarmupCosine:
 
     def __init__(self, warmup_steps: int, total_steps: int, min_ratio: float = 0.0) -> None:
         if not 0 <= warmup_steps <= total_steps:
-            raise ValueError(f"need 0 <= warmup_steps <= total_steps, got {warmup_steps} and {total_steps}")
+            raise ValueError(f"need 0 <= warmup_steps <= total_steps, got {warmup_steps} "
+                             f"and {total_steps}")
         if not 0.0 <= min_ratio <= 1.0:
             raise ValueError(f"min_ratio must be in [0, 1], got {min_ratio}")
         self.warmup_steps, self.total_steps, self.min_ratio = warmup_steps, total_steps, min_ratio
@@ -121,7 +127,10 @@ class WarmupCosine:
 # --- chapters/12_training.md, cell 42 ---
 @dataclass
 class History:
-    """Per-epoch metrics, one dict per epoch: epoch, lr, train_loss, train_acc, val_loss, val_acc, seconds."""
+    """Per-epoch metrics, one dict per epoch.
+
+    The keys: epoch, lr, train_loss, train_acc, val_loss, val_acc, seconds.
+    """
 
     epochs: list[dict] = field(default_factory=list)
 
@@ -140,7 +149,10 @@ class History:
 
 
 def distributed_context() -> tuple[int, int]:
-    """(rank, world_size) from torchrun's environment; joins the process group when there are several."""
+    """(rank, world_size) from torchrun's environment.
+
+    Joins the process group when there are several processes.
+    """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     if world_size > 1 and not dist.is_initialized():
@@ -164,7 +176,10 @@ def train_one_epoch(
     generator: torch.Generator, label_smoothing: float = 0.0, grad_clip: float = 0.0,
     on_step: Callable[[], None] | None = None,
 ) -> torch.Tensor:
-    """One pass over `batches` of `split`; returns this process's (loss sum, correct, count), float64."""
+    """One pass over `batches` of `split`.
+
+    Returns this process's (loss sum, correct, count), float64.
+    """
     net.train()
     totals = torch.zeros(3, dtype=torch.float64)             # loss sum, correct, count
     for indices in batches:
@@ -189,7 +204,8 @@ def train_one_epoch(
 # --- chapters/12_training.md, cell 46 ---
 @torch.no_grad()
 def batched_logits(
-    model: nn.Module, images: torch.Tensor, transform: Transform | None = None, batch_size: int = 512,
+    model: nn.Module, images: torch.Tensor, transform: Transform | None = None,
+    batch_size: int = 512,
 ) -> torch.Tensor:
     """Logits (N, K) for images (N, C, H, W), in eval mode, `batch_size` images at a time."""
     was_training = model.training
@@ -207,19 +223,23 @@ def tta_logits(
     model: nn.Module, images: torch.Tensor, transform: Transform | None = None,
     max_shift: int = 0, hflip: bool = False, batch_size: int = 512,
 ) -> torch.Tensor:
-    """Log of the mean probability (N, K) over shifted views (dy, dx in {-s, 0, s}), and mirrored ones."""
+    """Log of the mean probability (N, K) over shifted views, and mirrored ones.
+
+    The views are shifted by dy, dx in {-s, 0, s}, s = `max_shift`.
+    """
     offsets = (-max_shift, 0, max_shift) if max_shift else (0,)
     views = [shift_images(images, dy, dx) for dy in offsets for dx in offsets]
     if hflip:
-        views += [view.flip(-1) for view in views]                          # mirrored, as in training
+        views += [view.flip(-1) for view in views]                        # mirrored, as in training
     probs = sum(batched_logits(model, v, transform, batch_size).softmax(-1) for v in views)
-    return (probs / len(views)).log()                                       # (N, K)
+    return (probs / len(views)).log()                                     # (N, K)
 
 
 # --- chapters/12_training.md, cell 48 ---
 @torch.no_grad()
 def split_metrics(
-    predict: Callable[[torch.Tensor], torch.Tensor], split: Split, rank: int = 0, world_size: int = 1,
+    predict: Callable[[torch.Tensor], torch.Tensor], split: Split,
+    rank: int = 0, world_size: int = 1,
 ) -> dict:
     """Loss (without label smoothing) and accuracy of `predict` (images -> logits) on `split`."""
     index = torch.arange(rank, len(split), world_size)                      # this process's share
@@ -235,7 +255,8 @@ def split_metrics(
 
 # --- chapters/12_training.md, cell 50 ---
 CHECKPOINT_KEYS = (
-    "model", "optimizer", "scheduler", "epoch", "history", "model_config", "train_config", "normalize",
+    "model", "optimizer", "scheduler", "epoch", "history",
+    "model_config", "train_config", "normalize",
 )
 
 
@@ -256,18 +277,22 @@ def read_checkpoint(path: str | Path, model: nn.Module) -> dict:
     config = getattr(model, "config", None)
     if config is not None and state["model_config"] is not None:
         saved = state["model_config"]
-        ours = {key: value for key, value in asdict(config).items() if key != "fused_attn"}  # same math
+        ours = {key: value for key, value in asdict(config).items()
+                if key != "fused_attn"}  # same math
         differ = [f"{key} {saved.get(key)!r} there, {value!r} here"
                   for key, value in ours.items() if saved.get(key) != value]
         if differ:
-            raise ValueError(f"{path} is for a model of another configuration ({', '.join(differ)}); "
+            raise ValueError(f"{path} is for a model of another configuration "
+                             f"({', '.join(differ)}); "
                              "build the model with the options of the run that saved it")
     return state
 
 
 # --- chapters/12_training.md, cell 52 ---
 class Trainer:
-    """Train `model` on `data` with `config`; `fit()` runs the remaining epochs, `save`/`load` checkpoint.
+    """Train `model` on `data` with `config`.
+
+    `fit()` runs the remaining epochs, `save`/`load` checkpoint.
 
     Works unchanged under torchrun: each process trains on its share of every global batch and
     DistributedDataParallel averages the gradients.
@@ -276,7 +301,8 @@ class Trainer:
         model: the network: images (N, C, H, W) -> logits (N, K). A VisionTransformer or any module.
         data: train / val / test splits.
         config: the training recipe.
-        progress: show a tqdm progress bar (rank 0 only); keep it off in notebooks that must replay exactly.
+        progress: show a tqdm progress bar (rank 0 only); keep it off in notebooks that must
+            replay exactly.
         verbose: print one line of metrics per epoch (rank 0 only).
     """
 
@@ -307,7 +333,10 @@ class Trainer:
         self._bar = None
 
     def set_normalize(self, normalize: Normalize) -> None:
-        """Use `normalize` for training and prediction (the training pipeline is rebuilt around it)."""
+        """Use `normalize` for training and prediction.
+
+        The training pipeline is rebuilt around it.
+        """
         cfg = self.config
         self.normalize = normalize
         flip = [RandomHorizontalFlip()] if cfg.hflip else []
@@ -321,10 +350,10 @@ class Trainer:
             range(len(self.data.train)), num_replicas=self.world_size, rank=self.rank,
             shuffle=True, seed=cfg.seed,
         )
-        sampler.set_epoch(self.epoch)                         # a new order every epoch
+        sampler.set_epoch(self.epoch)                   # a new order every epoch
         batches = BatchSampler(sampler, cfg.batch_size // self.world_size, drop_last=False)
-        with torch.random.fork_rng(devices=[]):               # the caller's global RNG is restored after
-            torch.manual_seed(seed)                           # dropout, if the model has any
+        with torch.random.fork_rng(devices=[]):         # the caller's global RNG is restored after
+            torch.manual_seed(seed)                     # dropout, if the model has any
             totals = train_one_epoch(
                 self.net, self.data.train, batches, self.augment, self.optimizer, self.scheduler,
                 torch.Generator().manual_seed(seed), cfg.label_smoothing, cfg.grad_clip,
@@ -332,27 +361,34 @@ class Trainer:
             )
         if self.world_size > 1:
             dist.all_reduce(totals)
-        return {"train_loss": (totals[0] / totals[2]).item(), "train_acc": (totals[1] / totals[2]).item()}
+        return {"train_loss": (totals[0] / totals[2]).item(),
+                "train_acc": (totals[1] / totals[2]).item()}
 
     def predict(self, images: torch.Tensor, tta: bool | None = None) -> torch.Tensor:
         """Logits (N, K) for raw images (N, C, H, W) in [0, 1]; with `tta` (default `config.tta`),
         the log of the mean probability over shifted (and mirrored) views, as in `tta_logits`."""
         cfg = self.config
         tta = cfg.tta if tta is None else tta
-        images = self.resize(images)                                            # (N, C, H', W')
-        if not (tta and (cfg.max_shift or cfg.hflip)):                         # one view: plain logits
+        images = self.resize(images)                                      # (N, C, H', W')
+        if not (tta and (cfg.max_shift or cfg.hflip)):                    # one view: plain logits
             return batched_logits(self.model, images, self.normalize, cfg.eval_batch_size)
-        return tta_logits(self.model, images, self.normalize, cfg.max_shift, cfg.hflip, cfg.eval_batch_size)
+        return tta_logits(self.model, images, self.normalize, cfg.max_shift, cfg.hflip,
+                          cfg.eval_batch_size)
 
     def evaluate(self, split: Split, tta: bool | None = None) -> dict:
-        """Loss (without label smoothing) and accuracy on `split`, each process scoring its share."""
-        return split_metrics(lambda images: self.predict(images, tta), split, self.rank, self.world_size)
+        """Loss (without label smoothing) and accuracy on `split`.
+
+        Each process scores its share.
+        """
+        return split_metrics(lambda images: self.predict(images, tta), split, self.rank,
+                             self.world_size)
 
     def fit(self, epochs: int | None = None, checkpoint: str | Path | None = None) -> History:
-        """Train until `epochs` epochs in total are done (default `config.epochs`), validating after each.
+        """Train until `epochs` epochs in total are done (default `config.epochs`).
 
-        The per-epoch validation uses one view per image (no TTA: cheaper; TTA is for the final score).
-        With `checkpoint`, save there after every epoch, so a stopped run can `load` and go on.
+        Validates after each epoch, with one view per image (no TTA: cheaper; TTA is for the final
+        score). With `checkpoint`, save there after every epoch, so a stopped run can `load` and
+        go on.
         """
         target = self.config.epochs if epochs is None else epochs
         self._bar = None
@@ -366,7 +402,8 @@ class Trainer:
                 lr = self.optimizer.param_groups[0]["lr"]
                 row = {"epoch": self.epoch + 1, "lr": lr, **self.train_epoch()}
                 val = self.evaluate(self.data.val, tta=False)
-                row.update(val_loss=val["loss"], val_acc=val["acc"], seconds=time.perf_counter() - start)
+                row.update(val_loss=val["loss"], val_acc=val["acc"],
+                           seconds=time.perf_counter() - start)
                 self.history.append(row)
                 self.epoch += 1
                 self._report(row, target)
@@ -419,7 +456,10 @@ class Trainer:
             dist.barrier()
 
     def load(self, path: str | Path) -> None:
-        """Restore a checkpoint written by `save` (checked by `read_checkpoint`); `fit()` then goes on."""
+        """Restore a checkpoint written by `save` (checked by `read_checkpoint`).
+
+        `fit()` then goes on.
+        """
         state = read_checkpoint(path, self.model)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -433,21 +473,27 @@ class Trainer:
 RECIPES: dict[str, tuple[dict, dict]] = {
     # dataset: (ViTConfig fields, TrainConfig fields), chosen on the validation split (chapter 12)
     "digits": (
-        dict(img_size=16, patch_size=4, in_chans=1, num_classes=10, embed_dim=64, depth=4, num_heads=4,
-             mlp_ratio=2.0, fused_attn=False),
-        dict(epochs=100, batch_size=128, lr=2e-3, warmup_epochs=5, resize=16, max_shift=2, tta=True),
+        dict(img_size=16, patch_size=4, in_chans=1, num_classes=10,
+             embed_dim=64, depth=4, num_heads=4, mlp_ratio=2.0, fused_attn=False),
+        dict(epochs=100, batch_size=128, lr=2e-3, warmup_epochs=5,
+             resize=16, max_shift=2, tta=True),
     ),
     "fashion-mnist": (
-        dict(img_size=28, patch_size=4, in_chans=1, num_classes=10, embed_dim=64, depth=4, num_heads=2,
-             mlp_ratio=2.0, class_token=False, global_pool="avg", patch_drop_rate=0.5, fused_attn=False),
-        dict(epochs=38, batch_size=128, lr=2e-3, warmup_epochs=1, max_shift=1, hflip=True, tta=True),
+        dict(img_size=28, patch_size=4, in_chans=1, num_classes=10,
+             embed_dim=64, depth=4, num_heads=2, mlp_ratio=2.0,
+             class_token=False, global_pool="avg", patch_drop_rate=0.5, fused_attn=False),
+        dict(epochs=38, batch_size=128, lr=2e-3, warmup_epochs=1,
+             max_shift=1, hflip=True, tta=True),
     ),
 }
 
 
 # --- chapters/12_training.md, cell 82 ---
 class CommandLineError(Exception):
-    """A bad option or input file: `main` prints it as one `error: ...` line and exits with status 2."""
+    """A bad option or input file.
+
+    `main` prints it as one `error: ...` line and exits with status 2.
+    """
 
 
 class _Parser(argparse.ArgumentParser):
@@ -456,7 +502,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _number(kind: type, low: float, high: float | None = None, low_open: bool = False):
-    """An argparse `type` that converts to `kind` and checks low <= value (< low if low_open) <= high."""
+    """An argparse `type` that converts to `kind` and checks its bounds.
+
+    The check is low <= value (< low if low_open) <= high.
+    """
     def convert(text: str):
         try:
             value = kind(text)
@@ -466,7 +515,8 @@ def _number(kind: type, low: float, high: float | None = None, low_open: bool = 
             ) from None
         below = value <= low if low_open else value < low
         if below or (high is not None and value >= high):
-            bounds = f"{'>' if low_open else '>='} {low:g}" + (f" and < {high:g}" if high is not None else "")
+            bounds = (f"{'>' if low_open else '>='} {low:g}"
+                      + (f" and < {high:g}" if high is not None else ""))
             raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
         return value
     return convert
@@ -477,16 +527,20 @@ def build_parser() -> argparse.ArgumentParser:
     count, positive = _number(int, 1), _number(float, 0, low_open=True)
     parser = _Parser(
         prog="python -m vit_lib.train", allow_abbrev=False,   # --epoch is a typo, not --epochs
-        description="Train a ViT on digits or Fashion-MNIST. Runs unchanged under torchrun (DDP, gloo).",
+        description="Train a ViT on digits or Fashion-MNIST. "
+                    "Runs unchanged under torchrun (DDP, gloo).",
     )
     parser.add_argument("--data", choices=sorted(RECIPES), default="digits")
-    parser.add_argument("--data-dir", type=Path, default=None, help="folder of the Fashion-MNIST IDX files")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="folder of the Fashion-MNIST IDX files")
     parser.add_argument("--epochs", type=count, default=None)
     parser.add_argument("--seed", type=_number(int, 0), default=0,
                         help="seeds the weights, data order and augmentation")
-    parser.add_argument("--out", type=Path, required=True, help="folder for checkpoint.pt and metrics.json")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="folder for checkpoint.pt and metrics.json")
     parser.add_argument("--resume", type=Path, default=None, help="continue from this checkpoint")
-    parser.add_argument("--batch-size", type=count, default=None, help="the global batch, over all processes")
+    parser.add_argument("--batch-size", type=count, default=None,
+                        help="the global batch, over all processes")
     parser.add_argument("--lr", type=positive, default=None, help="peak learning rate")
     parser.add_argument("--max-shift", type=_number(int, 0), default=None,
                         help="random-shift augmentation; 0: none")
@@ -498,12 +552,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--train-subset", type=count, default=None,
                         help="train on the first N training images")
     parser.add_argument("--threads", type=count, default=None, help="torch threads per process")
-    parser.add_argument("--no-progress", action="store_true", help="one line per epoch instead of a bar")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="one line per epoch instead of a bar")
     return parser
 
 
 def prepare(args: argparse.Namespace) -> tuple[DataSplits, Trainer]:
-    """The data and a ready trainer for parsed `args`; bad values and files raise CommandLineError."""
+    """The data and a ready trainer for parsed `args`.
+
+    Bad values and files raise CommandLineError.
+    """
     vit_fields, train_fields = (dict(fields) for fields in RECIPES[args.data])
     for name in ("embed_dim", "depth", "num_heads", "patch_drop_rate"):
         if getattr(args, name) is not None:
@@ -512,7 +570,8 @@ def prepare(args: argparse.Namespace) -> tuple[DataSplits, Trainer]:
         if getattr(args, name) is not None:
             train_fields[name] = getattr(args, name)
     if args.out.exists() and not args.out.is_dir():
-        raise CommandLineError(f"--out {args.out} is a file; it must be a folder (it is created if missing)")
+        raise CommandLineError(f"--out {args.out} is a file; it must be a folder "
+                               "(it is created if missing)")
     if args.data_dir is not None and not args.data_dir.is_dir():
         raise CommandLineError(f"--data-dir {args.data_dir}: no such folder")
     if args.resume is not None and not args.resume.is_file():
@@ -528,7 +587,8 @@ def prepare(args: argparse.Namespace) -> tuple[DataSplits, Trainer]:
     torch.manual_seed(args.seed)
     model = VisionTransformer(model_config)
     try:
-        trainer = Trainer(model, data, config, progress=not args.no_progress, verbose=args.no_progress)
+        trainer = Trainer(model, data, config, progress=not args.no_progress,
+                          verbose=args.no_progress)
         if args.resume is not None:
             trainer.load(args.resume)
     except ValueError as err:
@@ -537,7 +597,7 @@ def prepare(args: argparse.Namespace) -> tuple[DataSplits, Trainer]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """The command line: train, save `--out`/checkpoint.pt and metrics.json, print the test accuracy.
+    """The command line: train, save `--out`/checkpoint.pt and metrics.json, print test accuracy.
 
     Bad options and files end the program with one `error: ...` line on stderr and exit status 2.
     """
@@ -558,8 +618,10 @@ def main(argv: list[str] | None = None) -> dict:
     start = time.perf_counter()
     trainer.fit(checkpoint=args.out / "checkpoint.pt")
     seconds = time.perf_counter() - start
-    test, val = trainer.evaluate(data.test), trainer.evaluate(data.val)   # with the recipe's TTA, if any
-    result = {"data": args.data, "seed": args.seed, "epochs": config.epochs, "world_size": world_size,
+    # with the recipe's TTA, if any
+    test, val = trainer.evaluate(data.test), trainer.evaluate(data.val)
+    result = {"data": args.data, "seed": args.seed, "epochs": config.epochs,
+              "world_size": world_size,
               "test_acc": test["acc"], "test_loss": test["loss"], "val_acc": val["acc"],
               "train_seconds": seconds}
     if world_size > 1:

@@ -35,6 +35,11 @@ ROOT = Path(__file__).resolve().parents[2]
 # The site under test: _build/html (what `make book` builds), or SITE_DIR for a private build.
 SITE = Path(os.environ.get("SITE_DIR", ROOT / "_build" / "html")).resolve()
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# axe-core (`make site-test` installs it from npm): injected into each page by the test, not served.
+AXE_JS = Path(os.environ.get("AXE_JS", ROOT / ".cache" / "axe" / "axe.min.js"))
+# The accessibility bar: WCAG 2 A and AA rules, and no violation of these impacts.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_BLOCKING = ("critical", "serious")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -64,7 +69,8 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @contextmanager
 def serve(directory: Path) -> Iterator[str]:
-    """Serve `directory` over HTTP on 127.0.0.1 (a free port) while the block runs; yield its URL."""
+    """Serve `directory` over HTTP on 127.0.0.1 (a free port) while the block runs; yield its "
+    "URL."""
     handler = functools.partial(_QuietHandler, directory=str(directory))
     server = http.server.ThreadingHTTPServer((LOCAL_HOST, 0), handler)
     thread = threading.Thread(target=server.serve_forever, name="site-server", daemon=True)
@@ -83,7 +89,9 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
         try:
             yield browser
         finally:
@@ -99,6 +107,11 @@ class PageReport:
     external_requests: list[str] = field(default_factory=list)
     broken_images: list[str] = field(default_factory=list)
     math_problems: list[str] = field(default_factory=list)
+    clipped: list[str] = field(default_factory=list)  # boxes whose content is wider than the box
+    accessibility: list[str] = field(
+        default_factory=list
+    )  # axe-core's critical and serious findings
+    sideways: list[str] = field(default_factory=list)  # the page itself scrolls sideways
     math_elements: int = 0
     typeset: int = 0
     matches: int = 0  # elements matching `wait_for`, when given
@@ -112,6 +125,9 @@ class PageReport:
             "external request": self.external_requests,
             "image not loaded": self.broken_images,
             "math": self.math_problems,
+            "clipped": self.clipped,
+            "accessibility": self.accessibility,
+            "sideways scroll": self.sideways,
         }
         return [f"{kind}: {item}" for kind, items in kinds.items() for item in items]
 
@@ -141,13 +157,45 @@ _MATH_STATE = """() => {
     };
 }"""
 
+# Boxes in the article whose content is wider than the box: a reader must scroll inside them to
+# see the end of a line (code, an output, a table). Display math is measured by its container.
+_CLIPPED = """() => {
+    const article = document.querySelector('article') || document.body;
+    const boxes = article.querySelectorAll('pre, table, div.cell_output, div.output, mjx-container[display]');
+    const where = el => {
+        const section = el.closest('section');
+        const heading = section && section.querySelector('h1, h2, h3, h4');
+        return heading ? heading.textContent.replace(/[#¶]/g, '').trim().slice(0, 50) : '(top)';
+    };
+    return Array.from(boxes)
+        .filter(el => el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0)
+        .map(el => `${el.tagName.toLowerCase()} ${el.scrollWidth}px in a ${el.clientWidth}px box, `
+                   + `under "${where(el)}": ${el.textContent.trim().split('\\n')[0].slice(0, 60)}`);
+}"""
+
+_SIDEWAYS = """() => {
+    const page = document.documentElement;
+    const wide = page.scrollWidth > page.clientWidth + 1;
+    return wide ? [`${page.scrollWidth}px wide at ${page.clientWidth}px`] : [];
+}"""
+
+_AXE_RUN = """async (tags) => {
+    const options = {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']};
+    const result = await axe.run(document, options);
+    return result.violations.map(v => ({
+        id: v.id, impact: v.impact, help: v.help, count: v.nodes.length,
+        first: v.nodes[0].target.join(' '), html: v.nodes[0].html.slice(0, 100),
+    }));
+}"""
+
 _BROKEN_IMAGES = """() => Array.from(document.images)
     .filter(img => !(img.complete && img.naturalWidth > 0))
     .map(img => img.getAttribute('src'))"""
 
 
 _META_REFRESH = re.compile(
-    r"""<meta[^>]*http-equiv=["']?refresh["']?[^>]*content=["']\s*\d+\s*;\s*url=([^"']+)["']""", re.I
+    r"""<meta[^>]*http-equiv=["']?refresh["']?[^>]*content=["']\s*\d+\s*;\s*url=([^"']+)["']""",
+    re.I,
 )
 
 
@@ -159,7 +207,14 @@ def meta_refresh_target(url: str) -> str | None:
 
 
 def check_page(
-    browser, url: str, screenshot: Path | None = None, wait_for: str | None = None, timeout_ms: int = 20_000
+    browser,
+    url: str,
+    screenshot: Path | None = None,
+    wait_for: str | None = None,
+    timeout_ms: int = 20_000,
+    width: int = 1280,
+    boxes_must_fit: bool = True,
+    accessibility: bool = False,
 ) -> PageReport:
     """Open `url` in a fresh page and report what a reader's browser would get wrong.
 
@@ -170,11 +225,16 @@ def check_page(
         wait_for: a CSS selector to wait for (content that scripts add, e.g. search results);
             `PageReport.matches` counts its elements.
         timeout_ms: how long to wait for each step.
+        width: the viewport's width in CSS pixels (1280: a laptop, 390: a phone).
+        boxes_must_fit: report code, output and table boxes whose content is wider than the box
+            (at 1280 px nothing may be clipped; on a phone a block may scroll inside itself).
+        accessibility: run axe-core (AXE_JS) on the page and report its critical and serious
+            violations of WCAG 2.1 A and AA.
     """
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     report = PageReport(url)
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(viewport={"width": width, "height": 900})
 
     def route(route_) -> None:
         if is_local(route_.request.url):
@@ -212,7 +272,8 @@ def check_page(
         report.final_url = page.url
         if page.evaluate("() => document.querySelector('script[src*=\"mathjax\"]') !== null"):
             page.wait_for_function(
-                "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=timeout_ms
+                "() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                timeout=timeout_ms,
             )
             page.evaluate("() => MathJax.startup.promise.then(() => true)")
         if wait_for is not None:
@@ -223,11 +284,23 @@ def check_page(
             report.matches = page.locator(wait_for).count()
         page.wait_for_load_state("networkidle", timeout=timeout_ms)
         report.broken_images += page.evaluate(_BROKEN_IMAGES)
+        report.sideways += page.evaluate(_SIDEWAYS)
+        if boxes_must_fit:
+            report.clipped += page.evaluate(_CLIPPED)
+        if accessibility:
+            page.add_script_tag(content=AXE_JS.read_text())
+            for v in page.evaluate(_AXE_RUN, AXE_TAGS):
+                if v["impact"] in AXE_BLOCKING:
+                    report.accessibility.append(
+                        f"{v['impact']} {v['id']} ({v['help']}): {v['count']} element(s), "
+                        f"first {v['first']}: {v['html']}"
+                    )
         math = page.evaluate(_MATH_STATE)
         report.math_elements, report.typeset = math["count"], math["typeset"]
         report.math_problems += [f"not typeset: {text!r}" for text in math["untypeset"]]
         report.math_problems += [
-            f"raw math delimiter left in the text: {m!r}" for m in sorted(set(RAW_MATH.findall(math["text"])))
+            f"raw math delimiter left in the text: {m!r}"
+            for m in sorted(set(RAW_MATH.findall(math["text"])))
         ]
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ These tests need a built site (`make book`, or SITE_DIR=<folder with index.html>
 browser tests, Debian's Chromium (`make browser`). `make test` runs them after the build with
 SITE_TESTS_REQUIRED=1, so that a missing site or browser fails instead of skipping (unless
 SKIP_BROWSER=1 says to run without the browser: the static checks, links included, still run).
-Screenshots of a few pages go to _build/screenshots/.
+Screenshots of every page, at 1280 and 390 px, go to _build/screenshots/.
 
 The fixtures live here rather than in a conftest.py: tests/conftest.py is imported by name
 (`from conftest import ROOT`), and a second conftest.py would shadow it.
@@ -17,7 +17,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sitecheck import CHROMIUM, ROOT, SITE, check_links, check_page, chromium, html_pages, serve
+from sitecheck import (
+    AXE_JS,
+    CHROMIUM,
+    ROOT,
+    SITE,
+    check_links,
+    check_page,
+    chromium,
+    html_pages,
+    serve,
+)
 
 REQUIRED = os.environ.get("SITE_TESTS_REQUIRED") == "1"
 
@@ -44,10 +54,14 @@ def base_url(site: Path):
 
 @pytest.fixture(scope="session")
 def browser():
+    if not AXE_JS.is_file():
+        unavailable(f"no axe-core at {AXE_JS}: `make site-test` installs it from npm")
     if os.environ.get("SKIP_BROWSER"):
         pytest.skip("SKIP_BROWSER is set: the browser tests do not run")
     if not Path(CHROMIUM).is_file():
-        unavailable(f"no Chromium at {CHROMIUM}: run `make browser` (Debian: apt-get install chromium)")
+        unavailable(
+            f"no Chromium at {CHROMIUM}: run `make browser` (Debian: apt-get install chromium)"
+        )
     try:
         import playwright  # noqa: F401
     except ImportError:
@@ -65,13 +79,11 @@ def screenshots(site: Path) -> Path:
 
 
 PAGES = [p.relative_to(SITE).as_posix() for p in html_pages(SITE)] if SITE.is_dir() else []
-SCREENSHOTS = {
-    "book/index.html": "index.png",
-    "book/01_patches.html": "01_patches.png",
-    "book/04_attention_scores.html": "04_attention_scores.png",
-    "book/90_checkers.html": "90_checkers.png",
-    "book/glossary.html": "glossary.png",
-}
+
+
+def shot_name(page: str) -> str:
+    """book/01_patches.html -> 01_patches.png (the root index.html -> root.png)."""
+    return "root.png" if page == "index.html" else Path(page).with_suffix(".png").name
 
 
 def toc_pages() -> list[str]:
@@ -101,7 +113,10 @@ def test_chapter_pages_offer_notebook_and_markdown_downloads_and_launch_buttons(
         assert f'href="{link}"' in html, f"download menu lacks {link}"
     copied = site / "_sources" / "chapters" / "01_patches.md"
     assert copied.read_text() == (ROOT / "chapters" / "01_patches.md").read_text()
-    assert "https://mybinder.org/v2/gh/" in html and "https://colab.research.google.com/github/" in html
+    assert (
+        "https://mybinder.org/v2/gh/" in html
+        and "https://colab.research.google.com/github/" in html
+    )
     assert "theme-switch-button" in html  # light / dark / auto
     assert "search-button" in html  # the search field, on every page
 
@@ -120,10 +135,34 @@ def test_pages_use_no_cdn(site: Path):
 # ---------------------------------------------------------------------------- in the browser
 @pytest.mark.parametrize("page", PAGES)
 def test_page_loads_cleanly_offline(page: str, browser, base_url: str, screenshots: Path):
-    shot = screenshots / SCREENSHOTS[page] if page in SCREENSHOTS else None
-    report = check_page(browser, f"{base_url}/{page}", screenshot=shot)
+    """At 1280 px: no errors, no code, output or table box clipped (nothing to scroll), and no
+    critical or serious accessibility violation (axe-core, WCAG 2.1 A and AA)."""
+    report = check_page(
+        browser,
+        f"{base_url}/{page}",
+        screenshot=screenshots / "1280" / shot_name(page),
+        accessibility=True,
+    )
     assert not report.problems(), f"{page}:\n" + "\n".join(report.problems())
     assert report.typeset >= report.math_elements
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_fits_a_phone(page: str, browser, base_url: str, screenshots: Path):
+    """At 390 px the page never scrolls sideways (a code block may scroll inside itself)."""
+    report = check_page(
+        browser,
+        f"{base_url}/{page}",
+        screenshot=screenshots / "390" / shot_name(page),
+        width=390,
+        boxes_must_fit=False,
+    )
+    assert not report.problems(), f"{page} at 390 px:\n" + "\n".join(report.problems())
+
+
+def test_shape_tuples_in_the_prose_stay_on_one_line(site: Path):
+    html = (site / "book" / "01_patches.html").read_text()
+    assert '<span class="shape">(4, 3, 32, 32)</span>' in html
 
 
 def test_math_is_typeset_by_the_local_mathjax(browser, base_url: str):
@@ -185,6 +224,9 @@ BROKEN_MARKUP = """
 <script src="https://example.invalid/x.js"></script>
 <a href="no_such_page.html">a dead link</a>
 <a href="index.html#no-such-anchor">a dead anchor</a>
+<div class="cell"><pre>{long_line}</pre></div>
+<p><code class="docutils literal notranslate"><span class="pre">{long_code}</span></code></p>
+<img src="_static/logo.svg">
 """
 
 
@@ -196,14 +238,18 @@ def broken_site(site: Path, tmp_path: Path) -> Path:
     page = copy / "book" / "notation.html"
     html = page.read_text()
     assert "</article>" in html
-    page.write_text(html.replace("</article>", BROKEN_MARKUP + "</article>", 1))
+    planted = BROKEN_MARKUP.replace("{long_line}", "x = " + "1 + " * 40 + "1").replace(
+        "{long_code}", "torch." * 12 + "planted_long_name"
+    )
+    page.write_text(html.replace("</article>", planted + "</article>", 1))
     return copy
 
 
 def test_link_check_reports_a_dead_link_and_a_dead_anchor(site: Path, broken_site: Path):
     planted = sorted(set(check_links(broken_site)) - set(check_links(site)))
     assert planted == [
-        "book/notation.html: index.html#no-such-anchor (no anchor #no-such-anchor in book/index.html)",
+        "book/notation.html: index.html#no-such-anchor (no anchor #no-such-anchor in "
+        "book/index.html)",
         "book/notation.html: missing.png (no such file)",
         "book/notation.html: no_such_page.html (no such file)",
     ]
@@ -211,12 +257,21 @@ def test_link_check_reports_a_dead_link_and_a_dead_anchor(site: Path, broken_sit
 
 def test_page_check_reports_each_planted_problem(broken_site: Path, browser):
     with serve(broken_site) as url:
-        report = check_page(browser, f"{url}/book/notation.html")
+        report = check_page(browser, f"{url}/book/notation.html", accessibility=True)
     assert "https://example.invalid/x.js" in report.external_requests
     assert any("planted console error" in e for e in report.console_errors), report.console_errors
-    assert any("missing.png" in r and "404" in r for r in report.failed_requests), report.failed_requests
+    assert any("missing.png" in r and "404" in r for r in report.failed_requests), (
+        report.failed_requests
+    )
     assert "missing.png" in report.broken_images
     assert any("$x^2$" in m for m in report.math_problems), report.math_problems
+    assert any("pre " in c and "x = 1 + 1" in c for c in report.clipped), report.clipped
+    assert any("image-alt" in a and "logo.svg" in a for a in report.accessibility), (
+        report.accessibility
+    )
+    with serve(broken_site) as url:
+        phone = check_page(browser, f"{url}/book/notation.html", width=390, boxes_must_fit=False)
+    assert phone.sideways, "a long unbreakable inline code must push the planted page sideways"
     # Nothing else: the rest of the page is as clean as the real one.
     assert all("missing.png" in r or "example.invalid" in r for r in report.failed_requests), (
         report.failed_requests

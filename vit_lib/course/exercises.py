@@ -178,8 +178,12 @@ def _diagnose(
     `parts` names the items of a tuple result, so that the message can say which ones are wrong.
     """
     got_text = _describe(got)
-    if parts and _is_parts(want) and isinstance(got, (tuple, list)) and len(got) == len(want) == len(parts):
-        bad = [name for name, g, w in zip(parts, got, want) if not (g is None if w is None else _same(g, w))]
+    if (
+        parts and _is_parts(want) and isinstance(got, (tuple, list))
+        and len(got) == len(want) == len(parts)
+    ):
+        bad = [name for name, g, w in zip(parts, got, want)
+               if not (g is None if w is None else _same(g, w))]
         got_text += "; wrong: " + ", ".join(bad)
     if isinstance(got, torch.Tensor) and isinstance(want, torch.Tensor) and got.shape == want.shape:
         if not torch.isfinite(got).all():
@@ -205,11 +209,13 @@ def _diagnose(
     if isinstance(want, torch.Tensor) and not isinstance(got, torch.Tensor):
         return got_text, "return a torch.Tensor"
     if _is_parts(want) and not (isinstance(got, (tuple, list)) and len(got) == len(want)):
-        return got_text, f"return a tuple of {len(want)}" + (f": ({', '.join(parts)})" if parts else "")
+        return got_text, (f"return a tuple of {len(want)}"
+                          + (f": ({', '.join(parts)})" if parts else ""))
     if isinstance(want, torch.Tensor) and tuple(got.shape) != tuple(want.shape):
         return got_text, (f"the shape should be {tuple(want.shape)}; "
                           "print the shape after each step of your function")
-    return got_text, "not one of the usual mistakes; compare your steps with the chapter on this small case"
+    return got_text, ("not one of the usual mistakes; "
+                      "compare your steps with the chapter on this small case")
 
 
 def _run(
@@ -237,10 +243,12 @@ def _run(
             text = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
             hint = next((h for pattern, h in raised if re.search(pattern, str(err))), None)
             return _failed(check, case.label, expected_text, f"your function raised {text}",
-                           hint or "read the error: it names the operation and the shapes involved", strict)
+                           hint or "read the error: it names the operation and the shapes involved",
+                           strict)
         if not (_unchanged(args, case.args) and _unchanged(kwargs, case.kwargs)):
             return _failed(check, case.label, expected_text, "an input changed in place",
-                           "don't modify the inputs (e.g. x -= m, x.transpose_()); write x = x - m instead",
+                           "don't modify the inputs (e.g. x -= m, x.transpose_()); "
+                           "write x = x - m instead",
                            strict)
         if not _same(got, want):
             got_text, hint = _diagnose(got, want, case, wrong, parts)
@@ -269,7 +277,9 @@ def _patchify_order(order: tuple[int, ...]) -> Callable[[torch.Tensor, int], tor
     return patchify
 
 
-def check_patchify(fn: Callable[[torch.Tensor, int], torch.Tensor], *, strict: bool = False) -> CheckResult:
+def check_patchify(
+    fn: Callable[[torch.Tensor, int], torch.Tensor], *, strict: bool = False
+) -> CheckResult:
     """Check `fn(images, patch_size)`: (N, C, H, W) -> (N, T-1, C*P*P), row-major patches.
 
     Args:
@@ -301,7 +311,8 @@ def check_patchify(fn: Callable[[torch.Tensor, int], torch.Tensor], *, strict: b
                "a reshape got the wrong sizes; compute H/P and W/P from images.shape "
                "(are you assuming square images?)")]
     return _run("check_patchify", fn, cases, _patchify_reference,
-                "(N, T-1, C*P*P), patches row by row, (channel, row, column) inside", wrong, raised, strict)
+                "(N, T-1, C*P*P), patches row by row, (channel, row, column) inside",
+                wrong, raised, strict)
 
 
 # --- chapters/90_checkers.md, cell 15 ---
@@ -327,15 +338,17 @@ def check_prepend_cls(
         ("the class token goes in front, at position 0: torch.cat([cls, tokens], dim=1), "
          "not after the patches",
          lambda t, c: torch.cat([t, c.expand(t.shape[0], -1, -1)], dim=1)),
-        ("prepend the class token as a new token (torch.cat along dim=1); adding it to the patch tokens "
-         "keeps T-1 tokens",
+        ("prepend the class token as a new token (torch.cat along dim=1); adding it to the patch "
+         "tokens keeps T-1 tokens",
          lambda t, c: t + c),
         ("the class token is an extra token: keep all T-1 patch tokens and put it in front of them",
          lambda t, c: torch.cat([c.expand(t.shape[0], -1, -1), t[:, 1:]], dim=1)),
     ]
-    raised = [(r"Sizes of tensors must match|Tensors must have same number of dimensions|Expected size",
-               "the class token is (1, 1, D): expand it to the batch first, cls_token.expand(N, -1, -1), "
-               "then torch.cat([cls, tokens], dim=1)")]
+    raised = [
+        (r"Sizes of tensors must match|Tensors must have same number of dimensions|Expected size",
+         "the class token is (1, 1, D): expand it to the batch first, cls_token.expand(N, -1, -1), "
+         "then torch.cat([cls, tokens], dim=1)"),
+    ]
     return _run("check_prepend_cls", fn, cases, _prepend_reference,
                 "(N, T, D), the class token at position 0", wrong, raised, strict)
 
@@ -345,7 +358,9 @@ def _shape_or_value(value: Any) -> Any:
     return tuple(value.shape) if isinstance(value, torch.Tensor) else value
 
 
-def check_pos_embed_shape(fn: Callable[[int, int], torch.Tensor], *, strict: bool = False) -> CheckResult:
+def check_pos_embed_shape(
+    fn: Callable[[int, int], torch.Tensor], *, strict: bool = False
+) -> CheckResult:
     """Check `fn(num_patches, embed_dim)` returns a (1, num_patches + 1, embed_dim) position table.
 
     Args:
@@ -378,7 +393,9 @@ def _split_reference(x: torch.Tensor, num_heads: int) -> torch.Tensor:
 def check_split_heads(
     fn: Callable[[torch.Tensor, int], torch.Tensor], *, strict: bool = False
 ) -> CheckResult:
-    """Check `fn(x, num_heads)`: (N, T, h*d_h) -> (N, h, T, d_h), head i = features i*d_h ... (i+1)*d_h - 1.
+    """Check `fn(x, num_heads)`: (N, T, h*d_h) -> (N, h, T, d_h).
+
+    Head i holds the features i*d_h ... (i+1)*d_h - 1.
 
     Args:
         fn: your split_heads function.
@@ -401,11 +418,14 @@ def check_split_heads(
     ]
     raised = [(r"shape '\[.*\]' is invalid for input of size",
                "compute d_h = x.shape[-1] // num_heads from the input instead of a fixed number")]
-    return _run("check_split_heads", fn, cases, _split_reference, "(N, h, T, d_h)", wrong, raised, strict)
+    return _run("check_split_heads", fn, cases, _split_reference, "(N, h, T, d_h)",
+                wrong, raised, strict)
 
 
 # --- chapters/90_checkers.md, cell 24 ---
-def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, dim: int = -1) -> torch.Tensor:
+def _attend(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, dim: int = -1
+) -> torch.Tensor:
     weights = torch.softmax((q @ k.transpose(-2, -1)) * scale, dim=dim)   # (N, h, T, T)
     return weights @ v                                                    # (N, h, T, d_h)
 
@@ -433,7 +453,8 @@ def check_attention(fn: Callable[..., Any], *, strict: bool = False) -> CheckRes
         _Case("N=2, h=3, T=5, d_h=4", qkv(2, 3, 5, 4, seed=0)),
         _Case("d_h=16, T=7", qkv(1, 2, 7, 16, seed=10)),
         _Case("one token: T=1, the output is v", qkv(1, 2, 1, 4, seed=20)),
-        _Case("large scores (inputs × 30): the softmax must be stable", qkv(1, 1, 4, 4, seed=30, scale=30.0)),
+        _Case("large scores (inputs × 30): the softmax must be stable",
+              qkv(1, 1, 4, 4, seed=30, scale=30.0)),
     ]
     wrong = [
         ("the scale is d_h ** -0.5 = 1/√d_h; you wrote d_h * -0.5 (a multiplication: the `**` is "
@@ -452,7 +473,8 @@ def check_attention(fn: Callable[..., Any], *, strict: bool = False) -> CheckRes
          lambda q, k, v: _attend(q, k, v, q.shape[-1] ** -0.5, dim=1)),
         ("apply a softmax to the scaled scores before weighting the values",
          lambda q, k, v: ((q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5) @ v),
-        ("you returned the attention weights (N, h, T, T); return weights @ v, shape (N, h, T, d_h)",
+        ("you returned the attention weights (N, h, T, T); "
+         "return weights @ v, shape (N, h, T, d_h)",
          lambda q, k, v: torch.softmax((q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5, dim=-1)),
     ]
     raised = [(r"size of tensor a .* must match|cannot be multiplied|mat1 and mat2|batch2 tensor",
@@ -467,7 +489,9 @@ def _merge_reference(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(n, t, h * d)   # (N, T, h*d_h)
 
 
-def check_merge_heads(fn: Callable[[torch.Tensor], torch.Tensor], *, strict: bool = False) -> CheckResult:
+def check_merge_heads(
+    fn: Callable[[torch.Tensor], torch.Tensor], *, strict: bool = False
+) -> CheckResult:
     """Check `fn(x)`: (N, h, T, d_h) -> (N, T, h*d_h), head i in features i*d_h ... (i+1)*d_h - 1.
 
     Args:
@@ -490,8 +514,8 @@ def check_merge_heads(fn: Callable[[torch.Tensor], torch.Tensor], *, strict: boo
          lambda x: x.transpose(1, 2)),
     ]
     raised = [(r"view size is not compatible|contiguous",
-               "after .transpose the tensor is not contiguous, so .view fails: use .reshape(N, T, h * d_h) "
-               "or .contiguous().view(...)")]
+               "after .transpose the tensor is not contiguous, so .view fails: "
+               "use .reshape(N, T, h * d_h) or .contiguous().view(...)")]
     return _run("check_merge_heads", fn, cases, _merge_reference,
                 "(N, T, h*d_h), the heads one after another", wrong, raised, strict)
 
@@ -538,15 +562,18 @@ def check_layer_norm(
          lambda x, w, b: _layer_norm(x, w, b, correction=1)),
         ("eps goes inside the square root: (x - mean) / sqrt(var + eps)",
          lambda x, w, b: _layer_norm(x, w, b, eps_inside=False)),
-        ("normalise each token over its D features (the last axis); you normalised over the tokens (dim=1)",
+        ("normalise each token over its D features (the last axis); "
+         "you normalised over the tokens (dim=1)",
          lambda x, w, b: _layer_norm(x, w, b, dims=(1,))),
-        ("normalise each token on its own, over the last axis only; you used the whole (T, D) slice",
+        ("normalise each token on its own, over the last axis only; "
+         "you used the whole (T, D) slice",
          lambda x, w, b: _layer_norm(x, w, b, dims=(1, 2))),
         ("after normalising, scale by weight and shift by bias: y = x_hat * weight + bias",
          lambda x, w, b: _layer_norm(x, torch.ones_like(w), torch.zeros_like(b))),
     ]
     return _run("check_layer_norm", fn, cases, _layer_norm,
-                "(x - mean) / sqrt(var + 1e-6) * weight + bias over the last axis", wrong, [], strict)
+                "(x - mean) / sqrt(var + 1e-6) * weight + bias over the last axis",
+                wrong, [], strict)
 
 
 # --- chapters/90_checkers.md, cell 37 ---
@@ -575,7 +602,7 @@ def check_mlp_dropout(make_mlp: Callable[..., nn.Module], *, strict: bool = Fals
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        x = _randn(4, 64, dim, seed=0)                                    # (N, T, D)
+        x = _randn(4, 64, dim, seed=0)                                # (N, T, D)
         modules = {}
         for drop in (0.0, 0.5, p):
             try:
@@ -583,7 +610,8 @@ def check_mlp_dropout(make_mlp: Callable[..., nn.Module], *, strict: bool = Fals
             except Exception as err:
                 return fail(0, "an nn.Module", f"make_mlp raised {type(err).__name__}: {err}",
                             "make_mlp(in_features, hidden_features, drop=p) must build the module, "
-                            "e.g. a class whose __init__ takes (in_features, hidden_features, *, drop)")
+                            "e.g. a class whose __init__ takes "
+                            "(in_features, hidden_features, *, drop)")
         linears = [m for m in modules[0.0].modules() if isinstance(m, nn.Linear)]
         widths = [(m.in_features, m.out_features) for m in linears]
         if widths != [(dim, hidden), (hidden, dim)]:
@@ -594,10 +622,11 @@ def check_mlp_dropout(make_mlp: Callable[..., nn.Module], *, strict: bool = Fals
         fc1, fc2 = linears
 
         mlp = modules[0.0].eval()
-        want = fc2(F.gelu(fc1(x))).detach()                               # (N, T, D)
+        want = fc2(F.gelu(fc1(x))).detach()                           # (N, T, D)
         variants = [
             ("ViT uses GELU, not ReLU: nn.GELU()", lambda: fc2(F.relu(fc1(x)))),
-            ("ViT and timm use the exact GELU (nn.GELU(), approximate='none'), not the tanh approximation",
+            ("ViT and timm use the exact GELU (nn.GELU(), approximate='none'), "
+             "not the tanh approximation",
              lambda: fc2(F.gelu(fc1(x), approximate="tanh"))),
             ("apply the GELU between fc1 and fc2", lambda: fc2(fc1(x))),
         ]
@@ -637,10 +666,10 @@ def check_mlp_dropout(make_mlp: Callable[..., nn.Module], *, strict: bool = Fals
                 out = mlp(x)
         finally:
             handle.remove()
-        hidden_act = seen["hidden"]                                       # (N, T, D_ff), after dropout
+        hidden_act = seen["hidden"]                                   # (N, T, D_ff), after dropout
         with torch.no_grad():
-            clean = F.gelu(lin1(x))                                       # (N, T, D_ff), before dropout
-            pre_drop2 = lin2(hidden_act)                                  # (N, T, D)
+            clean = F.gelu(lin1(x))                                   # (N, T, D_ff), before dropout
+            pre_drop2 = lin2(hidden_act)                              # (N, T, D)
         f_hidden, f_out = _zero_fraction(hidden_act), _zero_fraction(out)
         expected = f"about {p:.0%} zeros after GELU and after fc2"
         got_text = f"{f_hidden:.0%} zeros after GELU, {f_out:.0%} after fc2"
@@ -649,11 +678,13 @@ def check_mlp_dropout(make_mlp: Callable[..., nn.Module], *, strict: bool = Fals
                         "nn.Dropout() without an argument has p = 0.5: "
                         "pass the probability, nn.Dropout(drop)")
         if f_hidden < 0.05:
-            return fail(4, expected, got_text, "add dropout after the GELU (timm's drop1), before fc2")
+            return fail(4, expected, got_text,
+                        "add dropout after the GELU (timm's drop1), before fc2")
         if f_out < 0.05:
             return fail(4, expected, got_text, "add dropout after fc2 as well (timm's drop2)")
         if abs(f_hidden - p) > 0.05 or abs(f_out - p) > 0.05:
-            return fail(4, expected, got_text, "use the probability the factory was given: nn.Dropout(drop)")
+            return fail(4, expected, got_text,
+                        "use the probability the factory was given: nn.Dropout(drop)")
         kept = hidden_act != 0
         if not torch.allclose(hidden_act[kept], clean[kept] / (1 - p), rtol=_RTOL, atol=_ATOL):
             return fail(4, "kept activations = GELU(fc1(x)) / (1 - p)", "other values",
@@ -662,8 +693,8 @@ def check_mlp_dropout(make_mlp: Callable[..., nn.Module], *, strict: bool = Fals
         kept = out != 0
         if not torch.allclose(out[kept], pre_drop2[kept] / (1 - p), rtol=_RTOL, atol=_ATOL):
             return fail(4, "kept outputs = fc2(...) / (1 - p)", "other values",
-                        "the last dropout acts on fc2's output, and nn.Dropout scales the kept values "
-                        "by 1/(1 - p)")
+                        "the last dropout acts on fc2's output, and nn.Dropout scales the kept "
+                        "values by 1/(1 - p)")
     return _passed(check, labels, strict)
 
 
@@ -672,7 +703,9 @@ def _pool_reference(x: torch.Tensor, global_pool: str) -> torch.Tensor:
     return x[:, 0] if global_pool == "token" else x[:, 1:].mean(dim=1)   # (N, D)
 
 
-def check_pool(fn: Callable[[torch.Tensor, str], torch.Tensor], *, strict: bool = False) -> CheckResult:
+def check_pool(
+    fn: Callable[[torch.Tensor, str], torch.Tensor], *, strict: bool = False
+) -> CheckResult:
     """Check `fn(x, global_pool)`: (N, T, D) -> (N, D) for global_pool 'token' and 'avg'.
 
     Args:
@@ -759,12 +792,15 @@ def _vit_params(
         + mlp_hidden * d + b * d                         # fc2
     )
     head = d * num_classes + b * num_classes
-    return patch + d * int(cls_token) + tokens * d + depth * block + (2 * d if final_norm else 0) + head
+    return (patch + d * int(cls_token) + tokens * d + depth * block
+            + (2 * d if final_norm else 0) + head)
 
 
 def check_param_count(fn: Callable[..., int], *, strict: bool = False) -> CheckResult:
-    """Check `fn(img_size=..., patch_size=..., in_chans=..., embed_dim=..., depth=..., num_heads=...,
-    head_dim=..., mlp_hidden=..., num_classes=...)` counts the parameters of a ViT.
+    """Check `fn(**sizes)` counts the parameters of a ViT.
+
+    It is called as `fn(img_size=..., patch_size=..., in_chans=..., embed_dim=..., depth=...,
+    num_heads=..., head_dim=..., mlp_hidden=..., num_classes=...)`.
 
     Args:
         fn: your function, called with keyword arguments only.
@@ -791,7 +827,8 @@ def check_param_count(fn: Callable[..., int], *, strict: bool = False) -> CheckR
          lambda **c: _vit_params(**c, cls_token=False)),
         ("every Linear (and the patch projection) has a bias: add out_features for each",
          lambda **c: _vit_params(**c, bias=False)),
-        ("each LayerNorm has a weight and a bias of D numbers: two per block, and one after the last block",
+        ("each LayerNorm has a weight and a bias of D numbers: two per block, "
+         "and one after the last block",
          lambda **c: _vit_params(**c, block_norms=False, final_norm=False)),
         ("don't forget the final LayerNorm after the last block (2·D parameters)",
          lambda **c: _vit_params(**c, final_norm=False)),
@@ -811,12 +848,15 @@ def _split_qkv_reference(weight: torch.Tensor, bias: torch.Tensor | None, num_he
     return w_q, w_k, w_v, b_q, b_k, b_v
 
 
-def _split_qkv_interleaved(weight: torch.Tensor, bias: torch.Tensor | None, num_heads: int) -> tuple:
+def _split_qkv_interleaved(
+    weight: torch.Tensor, bias: torch.Tensor | None, num_heads: int
+) -> tuple:
     """The per-head layout (h, 3, d_h): rows q_0 k_0 v_0 q_1 k_1 v_1 ... (not timm's)."""
     h, d = num_heads, weight.shape[1]
     w = weight.reshape(h, 3, -1, d)                            # (h, 3, d_h, D)
     ws = [w[:, i].reshape(-1, d) for i in range(3)]            # 3 × (h*d_h, D)
-    bs = [bias.reshape(h, 3, -1)[:, i].reshape(-1) for i in range(3)] if bias is not None else [None] * 3
+    bs = ([bias.reshape(h, 3, -1)[:, i].reshape(-1) for i in range(3)]
+          if bias is not None else [None] * 3)
     return (*ws, *bs)
 
 
@@ -843,32 +883,36 @@ def check_split_qkv(
         strict: raise AssertionError on failure instead of only printing it.
     """
     cases = [
-        _Case("h=2, d_h=2, D=6 (h·d_h = 4 ≠ D), with a bias", (_counts(12, 6), 1000 + _counts(12), 2)),
+        _Case("h=2, d_h=2, D=6 (h·d_h = 4 ≠ D), with a bias",
+              (_counts(12, 6), 1000 + _counts(12), 2)),
         _Case("no bias (qkv_bias=False): h=3, d_h=2, D=4", (_counts(18, 4), None, 3)),
         _Case("one head: h=1, d_h=4, D=4", (_counts(12, 4), 1000 + _counts(12), 1)),
         _Case("d_h=1: h=4, D=3", (_counts(12, 3), 1000 + _counts(12), 4)),
     ]
     names = "qkv"
     wrong = [
-        ("the q, k, v thirds are the rows of the weight (its output features), so chunk along dim=0; "
-         "dim=-1 cuts the input features. (For the activations qkv(x), (N, T, 3·h·d_h), the last axis "
-         "is the right one; for the weight, (3·h·d_h, D), it is the first.)",
+        ("the q, k, v thirds are the rows of the weight (its output features), so chunk along "
+         "dim=0; dim=-1 cuts the input features. (For the activations qkv(x), (N, T, 3·h·d_h), "
+         "the last axis is the right one; for the weight, (3·h·d_h, D), it is the first.)",
          lambda w, b, h: (*w.chunk(3, dim=-1), *(b.chunk(3) if b is not None else (None,) * 3))),
         ("timm's rows are (3, h, d_h): all of q, then all of k, then all of v, each head by head; "
          "yours assume a per-head layout (h, 3, d_h), q₀ k₀ v₀ q₁ k₁ v₁ … — num_heads is not even "
          "needed: weight.chunk(3, dim=0)",
          _split_qkv_interleaved),
-        *[(f"the thirds come in the order q, k, v (indices 0, 1, 2 of timm's reshape(N, T, 3, h, d_h)); "
+        *[("the thirds come in the order q, k, v "
+           "(indices 0, 1, 2 of timm's reshape(N, T, 3, h, d_h)); "
            f"yours returns them as {', '.join(names[i] for i in order)}", _split_qkv_order(order))
           for order in [(0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)]],
         ("split the bias too: its 3·h·d_h entries are in the same [q | k | v] order as the rows, "
          "bias.chunk(3); return None only when the bias is None",
          lambda w, b, h: (*w.chunk(3), None, None, None) if b is not None else None),
-        ("each part gets its own third of the bias, (h·d_h,), in the same [q | k | v] order: bias.chunk(3)",
+        ("each part gets its own third of the bias, (h·d_h,), in the same [q | k | v] order: "
+         "bias.chunk(3)",
          lambda w, b, h: (*w.chunk(3), b, b, b) if b is not None else None),
         ("nn.Linear stores its weight as (out_features, in_features): keep each part (h·d_h, D), "
          "don't transpose it",
-         lambda w, b, h: (*(p.t() for p in w.chunk(3)), *(b.chunk(3) if b is not None else (None,) * 3))),
+         lambda w, b, h: (*(p.t() for p in w.chunk(3)),
+                          *(b.chunk(3) if b is not None else (None,) * 3))),
     ]
     raised = [
         (r"NoneType", "with qkv_bias=False the bias is None: return None for b_q, b_k and b_v"),
@@ -880,7 +924,8 @@ def check_split_qkv(
          "3·h·d_h long: the q, k, v thirds are the rows, dim=0"),
     ]
     return _run("check_split_qkv", fn, cases, _split_qkv_reference,
-                "(w_q, w_k, w_v, b_q, b_k, b_v), rows [q | k | v]", wrong, raised, strict, _QKV_PARTS)
+                "(w_q, w_k, w_v, b_q, b_k, b_v), rows [q | k | v]",
+                wrong, raised, strict, _QKV_PARTS)
 
 
 # --- chapters/90_checkers.md, cell 54 ---
@@ -889,7 +934,10 @@ def _lr_schedule(
     warmup: str = "from_step_1", decay_shift: int = 0, clamp: bool = True, angle: float = math.pi,
     shape: str = "cosine", from_zero: bool = False, floor: bool = True,
 ) -> float:
-    """Warm-up + cosine as in `vit_lib.train.WarmupCosine`; the keywords build the known wrong ones."""
+    """Warm-up + cosine as in `vit_lib.train.WarmupCosine`.
+
+    The keywords build the known wrong ones.
+    """
     w, s = warmup_steps, step
     if warmup == "from_step_1" and s < w:
         return peak_lr * (s + 1) / w
@@ -912,14 +960,15 @@ def _lr_curve(fn: Callable[..., float]) -> Callable[..., torch.Tensor]:
     """The rates fn gives at steps 0, 1, ..., total_steps, as one float64 tensor (S+1,)."""
 
     def curve(total_steps: int, warmup_steps: int, peak_lr: float, **kwargs: float) -> torch.Tensor:
-        rates = [float(fn(s, total_steps, warmup_steps, peak_lr, **kwargs)) for s in range(total_steps + 1)]
+        rates = [float(fn(s, total_steps, warmup_steps, peak_lr, **kwargs))
+                 for s in range(total_steps + 1)]
         return torch.tensor(rates, dtype=torch.float64)           # (S+1,)
 
     return curve
 
 
 def check_lr_schedule(fn: Callable[..., float], *, strict: bool = False) -> CheckResult:
-    """Check `fn(step, total_steps, warmup_steps, peak_lr, min_lr=0.0)`: linear warm-up, then cosine.
+    """Check `fn(step, total_steps, warmup_steps, peak_lr, min_lr=0.0)`: linear warm-up then cosine.
 
     The convention is `vit_lib.train.WarmupCosine`'s: step s < w gets (s + 1) / w * peak_lr, then
     min_lr + (peak_lr - min_lr) * (1 + cos(pi * p)) / 2 with p = (s - w) / (total_steps - w), so
@@ -935,18 +984,20 @@ def check_lr_schedule(fn: Callable[..., float], *, strict: bool = False) -> Chec
               (8, 0, 2.0)),
         _Case("a single warm-up step of 12, peak 0.5, min_lr 0.05", (12, 1, 0.5), {"min_lr": 0.05}),
     ]
-    early = ("the cosine must reach min_lr exactly at step total_steps: progress = (step − warmup_steps) / "
-             "(total_steps − warmup_steps); yours gets there one step early")
+    early = ("the cosine must reach min_lr exactly at step total_steps: "
+             "progress = (step − warmup_steps) / (total_steps − warmup_steps); "
+             "yours gets there one step early")
     wrong = [
-        ("the rate should first rise linearly over warmup_steps steps; yours starts the cosine at step 0 "
-         "at the peak (no warm-up)",
+        ("the rate should first rise linearly over warmup_steps steps; "
+         "yours starts the cosine at step 0 at the peak (no warm-up)",
          lambda *a, **k: _lr_schedule(*a, **k, warmup="none")),
         ("warm-up counts from 1 here: step s < warmup_steps gets (s + 1) / warmup_steps · peak_lr, "
          "so step 0 already trains and step warmup_steps − 1 reaches the peak; "
          "yours starts at 0 and peaks one step late",
          lambda *a, **k: _lr_schedule(*a, **k, warmup="from_zero")),
-        ("your warm-up overshoots: with step <= warmup_steps, step warmup_steps gets (warmup_steps + 1) / "
-         "warmup_steps · peak_lr, above the peak; the warm-up is the steps with step < warmup_steps",
+        ("your warm-up overshoots: with step <= warmup_steps, step warmup_steps gets "
+         "(warmup_steps + 1) / warmup_steps · peak_lr, above the peak; "
+         "the warm-up is the steps with step < warmup_steps",
          lambda *a, **k: _lr_schedule(*a, **k, warmup="to_step_w")),
         ("math.cos works in radians: half a cosine is cos(π · progress), not cos(180 · progress)",
          lambda *a, **k: _lr_schedule(*a, **k, angle=180.0)),
@@ -958,19 +1009,23 @@ def check_lr_schedule(fn: Callable[..., float], *, strict: bool = False) -> Chec
         ("your cosine never reaches min_lr: at step total_steps progress must be 1, so divide by "
          "total_steps − warmup_steps, not total_steps − warmup_steps + 1",
          lambda *a, **k: _lr_schedule(*a, **k, decay_shift=1)),
-        ("the cosine starts where the warm-up ends: progress = (step − warmup_steps) / (total_steps − "
-         "warmup_steps); yours measures it from step 0",
+        ("the cosine starts where the warm-up ends: "
+         "progress = (step − warmup_steps) / (total_steps − warmup_steps); "
+         "yours measures it from step 0",
          lambda *a, **k: _lr_schedule(*a, **k, from_zero=True)),
-        ("the cosine ends at min_lr, not at 0: min_lr + (peak_lr − min_lr) · (1 + cos(π · progress)) / 2",
+        ("the cosine ends at min_lr, not at 0: "
+         "min_lr + (peak_lr − min_lr) · (1 + cos(π · progress)) / 2",
          lambda *a, **k: _lr_schedule(*a, **k, floor=False)),
-        ("scale the cosine by (peak_lr − min_lr): adding min_lr to peak_lr · (1 + cos) / 2 starts the "
-         "decay above the peak",
+        ("scale the cosine by (peak_lr − min_lr): "
+         "adding min_lr to peak_lr · (1 + cos) / 2 starts the decay above the peak",
          lambda *a, **k: _lr_schedule(*a, **k, shape="unscaled")),
     ]
     raised = [
-        (r"unexpected keyword argument 'min_lr'", "add a parameter min_lr: float = 0.0 to your function"),
-        (r"division by zero", "with warmup_steps = 0 there is no warm-up: skip it (step < 0 never holds) "
-                              "instead of dividing by warmup_steps"),
+        (r"unexpected keyword argument 'min_lr'",
+         "add a parameter min_lr: float = 0.0 to your function"),
+        (r"division by zero",
+         "with warmup_steps = 0 there is no warm-up: skip it (step < 0 never holds) "
+         "instead of dividing by warmup_steps"),
     ]
     return _run("check_lr_schedule", _lr_curve(fn), cases, _lr_curve(_lr_schedule),
                 "the rate at steps 0, 1, …, total_steps", [(h, _lr_curve(v)) for h, v in wrong],
@@ -978,15 +1033,18 @@ def check_lr_schedule(fn: Callable[..., float], *, strict: bool = False) -> Chec
 
 
 # --- chapters/90_checkers.md, cell 60 ---
-def _attention_maps(n: int, layers: int, heads: int, tokens: int, seed: int, sharpness: float = 1.0) -> list:
+def _attention_maps(
+    n: int, layers: int, heads: int, tokens: int, seed: int, sharpness: float = 1.0
+) -> list:
     """L random attention maps (N, h, T, T) whose rows are probability distributions."""
-    return [_randn(n, heads, tokens, tokens, seed=seed + i, scale=sharpness).softmax(dim=-1)   # (N, h, T, T)
+    return [_randn(n, heads, tokens, tokens, seed=seed + i,
+                   scale=sharpness).softmax(dim=-1)   # (N, h, T, T)
             for i in range(layers)]
 
 
 def _rollout(
-    maps: list[torch.Tensor], *, heads: str = "mean", identity: bool = True, renormalise: bool = True,
-    order: str = "first_on_right",
+    maps: list[torch.Tensor], *, heads: str = "mean", identity: bool = True,
+    renormalise: bool = True, order: str = "first_on_right",
 ) -> torch.Tensor:
     """Attention rollout, R = Â_L ... Â_1; the keywords build the known wrong variants."""
     attn = torch.stack(list(maps), dim=1)                          # (N, L, h, T, T)
@@ -1014,28 +1072,31 @@ def check_rollout(fn: Callable[[list], torch.Tensor], *, strict: bool = False) -
     cases = [
         _Case("N=2, L=3 layers, h=2 heads, T=4 tokens", (_attention_maps(2, 3, 2, 4, seed=0),)),
         _Case("one head: N=1, L=4, h=1, T=5", (_attention_maps(1, 4, 1, 5, seed=10),)),
-        _Case("one layer (L=1): the rollout is that layer's Â", (_attention_maps(2, 1, 3, 3, seed=20),)),
+        _Case("one layer (L=1): the rollout is that layer's Â",
+              (_attention_maps(2, 1, 3, 3, seed=20),)),
         _Case("sharp, nearly one-hot rows: N=1, L=2, h=4, T=6",
               (_attention_maps(1, 2, 4, 6, seed=30, sharpness=6.0),)),
     ]
     wrong = [
-        ("add the identity for the residual path, Â = rownorm(Ā + I): without it the product mixes the "
-         "tokens far too fast and forgets which token is which",
+        ("add the identity for the residual path, Â = rownorm(Ā + I): "
+         "without it the product mixes the tokens far too fast and forgets which token is which",
          lambda maps: _rollout(maps, identity=False)),
-        ("renormalise the rows after adding the identity: the rows of Ā + I sum to 2, so the product grows "
-         "like 2^L (or use ½·Ā + ½·I directly)",
+        ("renormalise the rows after adding the identity: the rows of Ā + I sum to 2, "
+         "so the product grows like 2^L (or use ½·Ā + ½·I directly)",
          lambda maps: _rollout(maps, renormalise=False)),
-        ("the first layer goes on the right: R = Â_L ⋯ Â_2 Â_1, i.e. rollout = Â_ℓ @ rollout; yours "
-         "multiplies rollout @ Â_ℓ, which chains the layers backwards",
+        ("the first layer goes on the right: R = Â_L ⋯ Â_2 Â_1, i.e. rollout = Â_ℓ @ rollout; "
+         "yours multiplies rollout @ Â_ℓ, which chains the layers backwards",
          lambda maps: _rollout(maps, order="first_on_left")),
         ("average the heads (mean over dim=1 of each (N, h, T, T) map); yours takes their maximum",
          lambda maps: _rollout(maps, heads="max")),
-        ("average the heads, not the maximum, and renormalise the rows: yours takes the maximum and skips "
-         "the renormalisation",
+        ("average the heads, not the maximum, and renormalise the rows: "
+         "yours takes the maximum and skips the renormalisation",
          lambda maps: _rollout(maps, heads="max", renormalise=False)),
         ("multiply the layers, R = Â_L ⋯ Â_1; yours averages them",
          lambda maps: _rollout(maps, order="average")),
     ]
-    raised = [(r"must match the size|size of tensor a", "average the heads first: each map (N, h, T, T) "
-                                                       "becomes (N, T, T), then add the (T, T) identity")]
-    return _run("check_rollout", fn, cases, _rollout, "R = Â_L ⋯ Â_1, rows sum to 1", wrong, raised, strict)
+    raised = [(r"must match the size|size of tensor a",
+               "average the heads first: each map (N, h, T, T) becomes (N, T, T), "
+               "then add the (T, T) identity")]
+    return _run("check_rollout", fn, cases, _rollout, "R = Â_L ⋯ Â_1, rows sum to 1",
+                wrong, raised, strict)

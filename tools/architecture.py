@@ -1,0 +1,167 @@
+"""The whole ViT in one picture, drawn from the library's stage table.
+
+    python tools/architecture.py            # write book/_static/architecture/*.svg
+    python tools/architecture.py --check    # fail, naming the file, if a stored figure differs
+
+Every row of the figure is a row that `vit_lib.shape_trace` records for the seed configuration
+(N = 4 images of 3 x 32 x 32, P = 8, D = 1024, h = 12 heads of 64, D_ff = 2048, K = 1000, two
+blocks): its number and name come from `vit_lib.Stage`, its shape from the live tensor. One
+block is drawn opened up; the encoder repeats it. `whole.svg` is the landing page's picture;
+`<chapter>.svg` is the same picture with that chapter's stages highlighted ("you are here").
+So the figure cannot drift from the library: change a stage or a shape there and `--check`
+(part of `make check`) fails until the figures are drawn again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from html import escape
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "book" / "_static" / "architecture"
+sys.path.insert(0, str(ROOT))
+
+from vit_lib import Stage, VisionTransformer, ViTConfig, shape_trace  # noqa: E402
+
+SEED = dict(img_size=32, patch_size=8, in_chans=3, num_classes=1000, embed_dim=1024, depth=2,
+            num_heads=12, head_dim=64, mlp_ratio=2.0)  # fmt: skip
+CHAPTER_TITLES = {
+    "01_patches": "1 · Pixels to patches",
+    "02_tokens": "2 · Class token and positions",
+    "03_qkv_heads": "3 · Queries, keys, values and heads",
+    "04_attention_scores": "4 · Scaled dot-product attention",
+    "05_merge_heads": "5 · Merging heads and the projection",
+    "06_layernorm": "6 · LayerNorm, pre-norm and residuals",
+    "07_ffn": "7 · The feed-forward network",
+    "08_encoder": "8 · The encoder block and the encoder",
+    "09_pool_head": "9 · Pooling and the head",
+}
+WIDTH, ROW, TOP, CAPTION, GAP, FONT = 720, 30, 58, 28, 8, 14
+INK, MUTED, ACCENT, ACCENT_BG, BLOCK_BG = "#1f2328", "#57606a", "#0a5bd3", "#dbe9ff", "#f3f4f6"
+
+
+def traced_rows() -> list:
+    """The seed model's rows in the order it computes them: block 0 opened up, block 1 folded."""
+    torch.manual_seed(0)
+    model = VisionTransformer(ViTConfig(**SEED)).eval()
+    rows = shape_trace(model, torch.zeros(4, 3, 32, 32), show=False)
+    return [row for row in rows if row.where in ("", "block 0")]
+
+
+def row_tops(rows: list) -> list[int]:
+    """The top of each row: a caption line before the opened-up block, a gap after it."""
+    tops, y, before = [], TOP, ""
+    for row in rows:
+        if row.where != before:
+            y += CAPTION if row.where == "block 0" else GAP
+            before = row.where
+        tops.append(y)
+        y += ROW
+    return tops
+
+
+def render(chapter: str | None) -> str:
+    """The figure as SVG text; `chapter` (e.g. "03_qkv_heads") highlights that chapter's stages."""
+    rows = traced_rows()
+    tops = row_tops(rows)
+    height = tops[-1] + ROW + 12
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" '
+        f'height="{height}" font-family="DejaVu Sans, Arial, sans-serif" font-size="{FONT}">',
+        f'<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>',
+    ]
+    title = "The Vision Transformer at the seed configuration"
+    if chapter is not None:
+        title = f"You are here: chapter {CHAPTER_TITLES.get(chapter, chapter)}"
+    out.append(
+        f'<text x="16" y="26" font-size="17" font-weight="bold" fill="{INK}">{escape(title)}</text>'
+    )
+    out.append(
+        f'<text x="16" y="46" fill="{MUTED}">stage · what it does · the shape it leaves '
+        "(N = 4 images, T = 17 tokens, D = 1024)</text>"
+    )
+    block = [i for i, row in enumerate(rows) if row.where == "block 0"]
+    y0, y1 = tops[block[0]] - CAPTION + 4, tops[block[-1]] + ROW + 4
+    out.append(
+        f'<rect x="8" y="{y0}" width="{WIDTH - 16}" height="{y1 - y0}" rx="8" fill="{BLOCK_BG}" '
+        f'stroke="{MUTED}" stroke-dasharray="4 3"/>'
+    )
+    out.append(
+        f'<text x="20" y="{y0 + 18}" fill="{MUTED}">one encoder block, opened up: the encoder repeats it '
+        "depth times (2 here, 12 in ViT-B)</text>"
+    )
+    for row, y in zip(rows, tops):
+        here = chapter is not None and row.stage.chapter == chapter
+        if here:
+            out.append(
+                f'<rect x="14" y="{y + 1}" width="{WIDTH - 28}" height="{ROW - 2}" rx="5" '
+                f'fill="{ACCENT_BG}"/>'
+            )
+        colour = ACCENT if here else INK
+        x = 40 if row.where == "block 0" else 20
+        middle = y + ROW / 2 + 5
+        weight = ' font-weight="bold"' if here else ""
+        out += [
+            f'<circle cx="{x + 12}" cy="{y + ROW / 2}" r="11" fill="{colour if here else "#ffffff"}" '
+            f'stroke="{colour}"/>',
+            f'<text x="{x + 12}" y="{middle}" text-anchor="middle" font-size="12" '
+            f'fill="{"#ffffff" if here else colour}">{row.step}</text>',
+            f'<text x="{x + 32}" y="{middle}" fill="{colour}"{weight}>{escape(row.label)}</text>',
+            f'<text x="{WIDTH - 90}" y="{middle}" text-anchor="end" '
+            f'font-family="DejaVu Sans Mono, monospace" fill="{colour}"{weight}>'
+            f"{escape(str(row.shape))}</text>",
+            f'<text x="{WIDTH - 22}" y="{middle}" text-anchor="end" fill="{MUTED}">'
+            f"ch. {int(row.stage.chapter[:2])}</text>",
+        ]
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def alt_text(chapter: str) -> str:
+    """What a chapter's figure shows, in words (the image's alt text in the chapter)."""
+    rows = [row for row in traced_rows() if row.stage.chapter == chapter]
+    steps = "; ".join(f"{row.step} {row.label}, {row.shape}" for row in rows)
+    return (f"The whole ViT, one row per stage with the shape it leaves; highlighted, the stages this "
+            f"chapter builds: {steps}.")  # fmt: skip
+
+
+def opening(chapter: str) -> str:
+    """The Markdown line a chapter opens with: its figure, with alt text."""
+    return f"![{alt_text(chapter)}](../book/_static/architecture/{chapter}.svg)"
+
+
+def figures() -> dict[Path, str]:
+    files = {OUT / "whole.svg": render(None)}
+    for chapter in sorted({stage.chapter for stage in Stage}):
+        files[OUT / f"{chapter}.svg"] = render(chapter)
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--check", action="store_true", help="compare with the stored figures, write nothing"
+    )
+    args = parser.parse_args(argv)
+    wanted = figures()
+    if args.check:
+        stale = [p for p, text in wanted.items() if not p.is_file() or p.read_text() != text]
+        stray = sorted(set(OUT.glob("*.svg")) - set(wanted))
+        for path in stale + stray:
+            shown = path.relative_to(ROOT) if ROOT in path.parents else path
+            print(f"error: {shown} is not what tools/architecture.py draws; run `make figures`")
+        return 1 if stale or stray else 0
+    OUT.mkdir(parents=True, exist_ok=True)
+    for path, text in wanted.items():
+        if not path.is_file() or path.read_text() != text:
+            path.write_text(text)
+            print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
