@@ -142,14 +142,10 @@ def peak_bytes(fn, *args) -> int:
     with quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn(*args)
     events = [
-        (e.start_ns(), e.nbytes())
-        for e in prof.profiler.kineto_results.events()
-        if e.name() == "[memory]"
+        (e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"
     ]
     live = peak = 0
-    for _, nbytes in sorted(
-        events, key=lambda event: event[0]
-    ):  # stable: same-time events keep their order
+    for _, nbytes in sorted(events, key=lambda event: event[0]):  # stable: same-time events keep their order
         live += nbytes
         peak = max(peak, live)
     return peak
@@ -243,9 +239,7 @@ def load() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="a smoke run: one tiny model, batches 1 and 4"
-    )
+    parser.add_argument("--quick", action="store_true", help="a smoke run: one tiny model, batches 1 and 4")
     parser.add_argument(
         "--threads", type=int, default=os.cpu_count(), help="torch threads (default: all CPUs)"
     )
@@ -258,9 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="seconds per (config, batch) before fewer rounds are used, at least 5 (default 90; quick 5)",
     )
-    parser.add_argument(
-        "--output", type=Path, default=None, help="also write the report to this file"
-    )
+    parser.add_argument("--output", type=Path, default=None, help="also write the report to this file")
     args = parser.parse_args(argv)
     configs = QUICK_CONFIGS if args.quick else CONFIGS
     batches = (1, 4) if args.quick else (1, 8, 64)

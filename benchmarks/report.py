@@ -21,17 +21,11 @@ def show_benchmark(name: str, results: Path = RESULTS) -> dict:
     """Print the stored training benchmark `name`: its conditions, one row per seed, the mean."""
     result = json.loads((results / f"{name}.json").read_text())
     threads = result.get("threads", 1)
-    print(
-        f"{result['command']}\nmachine: {result['machine']}, {result['load_average_end']} at the "
-        "end"
-    )
-    print(
-        f"{'seed':>4} {'test acc':>9} {'wall s':>7} {'CPU s':>7}   (CPU s over {threads} thread(s))"
-    )
+    print(f"{result['command']}\nmachine: {result['machine']}, {result['load_average_end']} at the end")
+    print(f"{'seed':>4} {'test acc':>9} {'wall s':>7} {'CPU s':>7}   (CPU s over {threads} thread(s))")
     for run in result["runs"]:
         print(
-            f"{run['seed']:>4} {run['test_acc']:>9.4f} {run['wall_seconds']:>7.1f} "
-            f"{run['cpu_seconds']:>7.1f}"
+            f"{run['seed']:>4} {run['test_acc']:>9.4f} {run['wall_seconds']:>7.1f} {run['cpu_seconds']:>7.1f}"
         )
     waited = [
         run["seed"]
@@ -46,9 +40,7 @@ def show_benchmark(name: str, results: Path = RESULTS) -> dict:
             "take"
         )
     runs = len(result["runs"])
-    spread = (
-        f" ± {result['std_test_acc']:.4f} (std over {runs} seeds)" if runs > 1 else " (one seed)"
-    )
+    spread = f" ± {result['std_test_acc']:.4f} (std over {runs} seeds)" if runs > 1 else " (one seed)"
     print(f"mean test accuracy {result['mean_test_acc']:.4f}{spread}")
     target = result["targets"]
     print(
@@ -97,9 +89,7 @@ def trial_changes(spec: dict) -> str:
     """The fields a trial changed; not epochs (a column of its own) nor tta (trials score both "
     "ways)."""
     fields = {**spec.get("vit", {}), **spec.get("train", {})}
-    return ", ".join(
-        f"{key}={value}" for key, value in fields.items() if key not in ("epochs", "tta")
-    )
+    return ", ".join(f"{key}={value}" for key, value in fields.items() if key not in ("epochs", "tta"))
 
 
 def show_trials(notes: list[str], trials: dict[str, dict]) -> None:
@@ -114,9 +104,7 @@ def show_trials(notes: list[str], trials: dict[str, dict]) -> None:
             print(f"{trial_label(name):<5} {epochs:>6} {trial['val'][-1]:>7.4f}   (stopped)")
             continue
         tta = f"{result['val_tta']:.4f}" if "val_tta" in result else "—"
-        print(
-            f"{trial_label(name):<5} {epochs:>6} {result['val']:>7.4f} {tta:>8} {result['wall']:>5}"
-        )
+        print(f"{trial_label(name):<5} {epochs:>6} {result['val']:>7.4f} {tta:>8} {result['wall']:>5}")
     print("\nwhat each trial changed from the starting point:")
     for name, trial in trials.items():
         print(f"{trial_label(name):<5} {trial_changes(trial['spec'])}")

@@ -44,14 +44,10 @@ def machine(threads: int) -> str:
 def parser(
     name: str, default_seeds: list[int], default_output: str, default_threads: int
 ) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        description=f"Train the {name} recipe and record accuracy and time."
-    )
+    p = argparse.ArgumentParser(description=f"Train the {name} recipe and record accuracy and time.")
     p.add_argument("--seeds", type=int, nargs="+", default=default_seeds)
     p.add_argument("--epochs", type=int, default=None, help="override the recipe (for a quick try)")
-    p.add_argument(
-        "--train-subset", type=int, default=None, help="first N training images (for a quick try)"
-    )
+    p.add_argument("--train-subset", type=int, default=None, help="first N training images (for a quick try)")
     p.add_argument(
         "--eval-subset",
         type=int,
@@ -98,9 +94,7 @@ def run(
         trainer = Trainer(model, data, config, progress=args.progress)
         wall, cpu = time.perf_counter(), time.process_time()
         trainer.fit()
-        test = trainer.evaluate(
-            data.test
-        )  # with the recipe's test-time augmentation, if any: timed too
+        test = trainer.evaluate(data.test)  # with the recipe's test-time augmentation, if any: timed too
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         val = trainer.evaluate(data.val)
         runs.append(

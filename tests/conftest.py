@@ -20,7 +20,8 @@ def fashion_mnist_installed() -> bool:
     return True
 
 
-# For tests that need the real Fashion-MNIST files (`make test` installs them where apt is available).
+# For tests that need the real Fashion-MNIST files (`make test` installs them where apt is
+# available).
 requires_fashion_mnist = pytest.mark.skipif(
     not fashion_mnist_installed(),
     reason=f"Fashion-MNIST is not installed in {FASHION_MNIST_DIR}: "

@@ -5,8 +5,8 @@ import re
 import sys
 
 import pytest
-from conftest import ROOT
 
+from conftest import ROOT
 from vit_lib import Stage
 
 sys.path.insert(0, str(ROOT / "tools"))

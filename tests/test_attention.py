@@ -1,5 +1,5 @@
-"""vit_lib.merge_heads and vit_lib.Attention: merging inverts splitting, explicit == fused, timm agrees,
-attention is permutation-equivariant, and bad input gets a clear error."""
+"""vit_lib.merge_heads and vit_lib.Attention: merging inverts splitting, explicit == fused, timm
+agrees, attention is permutation-equivariant, and bad input gets a clear error."""
 
 import pytest
 import torch

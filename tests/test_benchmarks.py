@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from conftest import ROOT, requires_fashion_mnist
 
 
@@ -50,7 +51,8 @@ def test_quick_benchmark_prints_table_and_summary(tmp_path):
     summary = lines[-1]
     assert summary.startswith("summary: worst vit_lib/timm ratio fused time ")
     assert re.search(
-        r"targets fused<=1.00x (met|NOT met), explicit<=1.10x (met|NOT met), fwd>=70%mm@N=4 (met|NOT met)$",
+        r"targets fused<=1.00x (met|NOT met), explicit<=1.10x (met|NOT met), "
+        r"fwd>=70%mm@N=4 (met|NOT met)$",
         summary,
     )
     assert report.read_text().splitlines() == lines
@@ -60,7 +62,8 @@ def test_quick_benchmark_prints_table_and_summary(tmp_path):
     "script, extra",
     [
         ("train_digits.py", ["--seeds", "0", "1", "--train-subset", "64"]),
-        # 18-view TTA over 15,000 images would be most of this test's time: score 256 of each instead
+        # 18-view TTA over 15,000 images would be most of this test's time: score 256 of each
+        # instead
         pytest.param(
             "train_fashion_mnist.py",
             ["--train-subset", "128", "--eval-subset", "256"],
@@ -104,6 +107,7 @@ def test_training_benchmark_prints_summary_and_writes_json(tmp_path, script, ext
     )
     assert f"over {len(runs)} seed(s)" in summary
     assert re.search(
-        r"targets >= 0\.\d+ \((met|NOT met)\), <= \d+ s per run \(wall (met|NOT met), CPU (met|NOT met)\)$",
+        r"targets >= 0\.\d+ \((met|NOT met)\), <= \d+ s per run "
+        r"\(wall (met|NOT met), CPU (met|NOT met)\)$",
         summary,
     ), summary

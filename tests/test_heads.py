@@ -18,7 +18,8 @@ def test_split_heads_puts_feature_slice_of_token_into_head():
     for i in range(3):
         for t in range(3):
             assert torch.equal(out[:, i, t, :], x[:, t, i * 4 : (i + 1) * 4])
-    # by hand: image 1, head 2, token 0 holds features 8..11 of token 0 of image 1 = 36 + 8 ... 36 + 11
+    # by hand: image 1, head 2, token 0 holds features 8..11 of token 0 of image 1 = 36 + 8 ... 36 +
+    # 11
     assert out[1, 2, 0].tolist() == [44.0, 45.0, 46.0, 47.0]
 
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import nbformat
+
 from conftest import ROOT
 
 RUFF = [sys.executable, "-m", "ruff"]

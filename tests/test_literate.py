@@ -7,6 +7,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "tools"))
@@ -177,7 +178,10 @@ def test_a_module_must_declare_what_it_offers(code, message):
 
 
 def test_annotated_and_imported_names_count_as_defined():
-    code = '__all__ = ["RECIPES", "Path", "f"]\nfrom pathlib import Path\nRECIPES: dict = {}\ndef f(): ...\n'
+    code = (
+        '__all__ = ["RECIPES", "Path", "f"]\n'
+        "from pathlib import Path\nRECIPES: dict = {}\ndef f(): ...\n"
+    )
     assert literate.public_names(code, "example") == ["RECIPES", "Path", "f"]
 
 

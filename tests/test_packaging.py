@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 SELF = canonicalize_name(PROJECT["name"])
 
-# Run before every probe: record every package that vit_lib or the command itself imports (whether or
+# Run before every probe: record every package that vit_lib or the command itself imports (whether
+# or
 # not something imported it before), and print them at exit. What torch, timm and the others import
 # on their own (some only if present, like torch.hub's tqdm) is their business and their metadata's.
 REPORT = """\
@@ -62,7 +63,8 @@ COMMANDS = {
         """
         import runpy, sys, tempfile
         sys.argv = ["vit_lib.train", "--data", "digits", "--epochs", "1", "--train-subset", "64",
-                    "--embed-dim", "32", "--depth", "1", "--num-heads", "2", "--out", tempfile.mkdtemp()]
+                    "--embed-dim", "32", "--depth", "1", "--num-heads", "2",
+                    "--out", tempfile.mkdtemp()]
         runpy.run_module("vit_lib.train", run_name="__main__")   # with its progress bar
     """,
     ),
@@ -72,7 +74,8 @@ COMMANDS = {
         import torch
         from timm.models.vision_transformer import VisionTransformer as TimmViT
         from vit_lib import from_timm, to_timm
-        theirs = TimmViT(img_size=32, patch_size=8, embed_dim=64, depth=1, num_heads=2, num_classes=10)
+        theirs = TimmViT(img_size=32, patch_size=8, embed_dim=64, depth=1, num_heads=2,
+                         num_classes=10)
         ours = from_timm(theirs)
         to_timm(ours)
     """,

@@ -1,4 +1,5 @@
-"""`make portability` bites: a training number compared exactly fails it; the same cell tagged passes.
+"""`make portability` bites: a training number compared exactly fails it; the same cell tagged
+passes.
 
 The planted notebook trains a tiny ViT for 30 steps and prints the loss to ten decimals. On this
 machine it replays exactly (plain nbval passes), but under a simulated other CPU the last bits
@@ -29,8 +30,8 @@ print(tuple(x.shape))"""
 TRAINING = """\
 torch.manual_seed(0)
 x, y = torch.rand(64, 1, 8, 8), torch.randint(0, 10, (64,))
-model = VisionTransformer(ViTConfig(img_size=8, patch_size=2, in_chans=1, num_classes=10, embed_dim=32,
-                                    depth=2, num_heads=2, mlp_ratio=2.0))
+model = VisionTransformer(ViTConfig(img_size=8, patch_size=2, in_chans=1, num_classes=10,
+                                    embed_dim=32, depth=2, num_heads=2, mlp_ratio=2.0))
 optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
 for _ in range(30):
     loss = torch.nn.functional.cross_entropy(model(x), y)

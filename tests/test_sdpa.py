@@ -1,5 +1,5 @@
-"""vit_lib.explicit_attention: a case computed by hand, rows that sum to 1, PyTorch's fused kernel agrees,
-dropout acts on the weights but the returned weights are taken before it."""
+"""vit_lib.explicit_attention: a case computed by hand, rows that sum to 1, PyTorch's fused kernel
+agrees, dropout acts on the weights but the returned weights are taken before it."""
 
 import math
 

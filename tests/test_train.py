@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import requires_fashion_mnist
 
+from conftest import requires_fashion_mnist
 from vit_lib.data import (
     FASHION_MNIST_FILES,
     DataSplits,
@@ -291,7 +291,8 @@ def test_random_shift_moves_whole_images_and_is_seeded():
     b = shift(images, torch.Generator().manual_seed(3))
     assert torch.equal(a, b)
     assert not torch.equal(a, images)
-    # with a blank border, a shift of at most one pixel keeps every ink value: same sum, same sorted values
+    # with a blank border, a shift of at most one pixel keeps every ink value: same sum, same sorted
+    # values
     assert torch.allclose(a.sum((1, 2, 3)), images.sum((1, 2, 3)))
     assert torch.equal(a.flatten(1).sort(1).values, images.flatten(1).sort(1).values)
 
@@ -446,7 +447,8 @@ def test_ddp_two_processes_match_one_process_full_batch(tmp_path):
     b = torch.load(tmp_path / "single" / "checkpoint.pt", weights_only=True)
     assert a["epoch"] == b["epoch"] == 2
     # One exception: the key bias. Adding a constant to every key shifts all scores of a query
-    # equally, which the softmax ignores, so its true gradient is exactly zero; what autograd returns
+    # equally, which the softmax ignores, so its true gradient is exactly zero; what autograd
+    # returns
     # is rounding noise, which depends on how the batch was summed, and Adam divides it by its own
     # tiny size. Those entries move by noise in both runs; everything else must agree.
     dim = 32

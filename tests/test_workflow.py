@@ -5,6 +5,7 @@ import re
 import subprocess
 
 import yaml
+
 from conftest import ROOT
 
 WORKFLOW = yaml.safe_load((ROOT / ".github" / "workflows" / "pages.yml").read_text())

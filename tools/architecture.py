@@ -77,9 +77,7 @@ def render(chapter: str | None) -> str:
     title = "The Vision Transformer at the seed configuration"
     if chapter is not None:
         title = f"You are here: chapter {CHAPTER_TITLES.get(chapter, chapter)}"
-    out.append(
-        f'<text x="16" y="26" font-size="17" font-weight="bold" fill="{INK}">{escape(title)}</text>'
-    )
+    out.append(f'<text x="16" y="26" font-size="17" font-weight="bold" fill="{INK}">{escape(title)}</text>')
     out.append(
         f'<text x="16" y="46" fill="{MUTED}">stage · what it does · the shape it leaves '
         "(N = 4 images, T = 17 tokens, D = 1024)</text>"
@@ -143,9 +141,7 @@ def figures() -> dict[Path, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--check", action="store_true", help="compare with the stored figures, write nothing"
-    )
+    parser.add_argument("--check", action="store_true", help="compare with the stored figures, write nothing")
     args = parser.parse_args(argv)
     wanted = figures()
     if args.check:

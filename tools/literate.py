@@ -50,7 +50,7 @@ MARKER_TARGET = re.compile(rf"^:\s*{PACKAGE}\.(?P<module>{IDENTIFIER}(?:\.{IDENT
 FIX_EXPORT = "make export"
 FIX_TWINS = "make execute"
 # Cell metadata that affects what the book shows or what nbval checks; it must match too.
-COMPARED_METADATA = ("tags",)
+COMPARED_METADATA = ("tags", "mystnb")  # nbval's tags; the book's image options (alt text)
 # nbval's tag for a cell whose output depends on the machine: run, asserted, not compared (README).
 MACHINE_DEPENDENT = "nbval-ignore-output"
 ASSERT = re.compile(r"^\s*assert\b", re.MULTILINE)
@@ -163,9 +163,7 @@ def public_names(code: str, module: str) -> list[str]:
     names = [e.value for e in value.elts]
     undefined = [n for n in names if n not in defined_names(tree)]
     if undefined:
-        raise LiterateError(
-            f"{where}: `__all__` names {undefined}, which the module does not define"
-        )
+        raise LiterateError(f"{where}: `__all__` names {undefined}, which the module does not define")
     return names
 
 
@@ -177,9 +175,7 @@ def render_module(module: Module) -> str:
         "# `make test` and CI) fails on any difference between this file and what the chapter "
         "exports.\n"
     )
-    cells = [
-        f"# --- {chapter}, cell {number} ---\n{code}\n" for chapter, number, code in module.cells
-    ]
+    cells = [f"# --- {chapter}, cell {number} ---\n{code}\n" for chapter, number, code in module.cells]
     return header + "\n" + "\n\n".join(cells)
 
 
@@ -274,10 +270,7 @@ def expected_files(root: Path) -> dict[str, str]:
 
 
 def existing_files(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): p.read_text()
-        for p in sorted((root / PACKAGE).rglob("*.py"))
-    }
+    return {p.relative_to(root).as_posix(): p.read_text() for p in sorted((root / PACKAGE).rglob("*.py"))}
 
 
 def cmd_export(root: Path) -> int:
@@ -335,9 +328,7 @@ def render_cells(cells) -> list[str]:
     lines = []
     for number, cell in enumerate(cells, start=1):
         tags = cell.metadata.get("tags")
-        lines.append(
-            f"--- cell {number} ({cell.cell_type}{', tags ' + str(tags) if tags else ''})\n"
-        )
+        lines.append(f"--- cell {number} ({cell.cell_type}{', tags ' + str(tags) if tags else ''})\n")
         lines += [line + "\n" for line in cell.source.strip("\n").split("\n")]
     return lines
 
@@ -378,11 +369,7 @@ def cmd_check_twins(root: Path) -> int:
             )
             problems.append("".join(diff))
             continue
-        unrun = [
-            i
-            for i, c in enumerate(stored, 1)
-            if c.cell_type == "code" and c.execution_count is None
-        ]
+        unrun = [i for i, c in enumerate(stored, 1) if c.cell_type == "code" and c.execution_count is None]
         if unrun:
             problems.append(f"{rel_t}: code cells {unrun} were never executed\n")
     if not problems:
@@ -455,12 +442,8 @@ def cmd_execute(root: Path, only: list[str], timeout: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["export", "check-export", "execute", "check-twins"])
-    parser.add_argument(
-        "chapters", nargs="*", help="execute: only chapters whose name contains one of these"
-    )
-    parser.add_argument(
-        "--root", type=Path, default=ROOT, help="repository root (default: this checkout)"
-    )
+    parser.add_argument("chapters", nargs="*", help="execute: only chapters whose name contains one of these")
+    parser.add_argument("--root", type=Path, default=ROOT, help="repository root (default: this checkout)")
     parser.add_argument("--timeout", type=int, default=900, help="execute: seconds per cell")
     args = parser.parse_args(argv)
     try:

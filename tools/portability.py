@@ -47,9 +47,7 @@ def capability(env: dict[str, str]) -> str:
     return result.stdout.strip()
 
 
-def run_setting(
-    name: str, overrides: dict[str, str], notebooks: list[str], pytest_args: list[str]
-) -> int:
+def run_setting(name: str, overrides: dict[str, str], notebooks: list[str], pytest_args: list[str]) -> int:
     env = {**os.environ, **overrides}
     simulated = capability(env)
     print(f"== portability: {name}: ATen dispatch {simulated}", flush=True)
@@ -79,13 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     pytest_args = argv[argv.index("--") + 1 :] if "--" in argv else []
     argv = argv[: argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "notebooks", nargs="*", help="executed notebooks to check (default: book/*.ipynb)"
-    )
+    parser.add_argument("notebooks", nargs="*", help="executed notebooks to check (default: book/*.ipynb)")
     args = parser.parse_args(argv)
-    notebooks = args.notebooks or sorted(
-        str(p.relative_to(ROOT)) for p in (ROOT / "book").glob("*.ipynb")
-    )
+    notebooks = args.notebooks or sorted(str(p.relative_to(ROOT)) for p in (ROOT / "book").glob("*.ipynb"))
     failed = [
         name
         for name, overrides in SETTINGS.items()
@@ -99,10 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             "compares')."
         )
         return 1
-    print(
-        f"portability: {len(notebooks)} notebook(s) pass nbval under all {len(SETTINGS)} simulated "
-        "CPUs"
-    )
+    print(f"portability: {len(notebooks)} notebook(s) pass nbval under all {len(SETTINGS)} simulated CPUs")
     return 0
 
 

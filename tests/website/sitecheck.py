@@ -106,6 +106,7 @@ class PageReport:
     failed_requests: list[str] = field(default_factory=list)
     external_requests: list[str] = field(default_factory=list)
     broken_images: list[str] = field(default_factory=list)
+    missing_alt: list[str] = field(default_factory=list)  # figures a screen reader cannot describe
     math_problems: list[str] = field(default_factory=list)
     clipped: list[str] = field(default_factory=list)  # boxes whose content is wider than the box
     accessibility: list[str] = field(
@@ -124,6 +125,7 @@ class PageReport:
             "failed request": self.failed_requests,
             "external request": self.external_requests,
             "image not loaded": self.broken_images,
+            "no alt text": self.missing_alt,
             "math": self.math_problems,
             "clipped": self.clipped,
             "accessibility": self.accessibility,
@@ -147,7 +149,8 @@ _MATH_STATE = """() => {
     const article = document.querySelector('article') || document.body;
     const clone = article.cloneNode(true);
     // Code shows TeX on purpose; search results quote page sources, TeX included.
-    clone.querySelectorAll('pre, code, script, style, mjx-container, .highlight, textarea, #search-results')
+    const quoted = 'pre, code, script, style, mjx-container, .highlight, textarea, #search-results';
+    clone.querySelectorAll(quoted)
         .forEach(el => el.remove());
     return {
         count: math.length,
@@ -161,7 +164,8 @@ _MATH_STATE = """() => {
 # see the end of a line (code, an output, a table). Display math is measured by its container.
 _CLIPPED = """() => {
     const article = document.querySelector('article') || document.body;
-    const boxes = article.querySelectorAll('pre, table, div.cell_output, div.output, mjx-container[display]');
+    const kinds = 'pre, table, div.cell_output, div.output, mjx-container[display]';
+    const boxes = article.querySelectorAll(kinds);
     const where = el => {
         const section = el.closest('section');
         const heading = section && section.querySelector('h1, h2, h3, h4');
@@ -187,6 +191,14 @@ _AXE_RUN = """async (tags) => {
         first: v.nodes[0].target.join(' '), html: v.nodes[0].html.slice(0, 100),
     }));
 }"""
+
+# Figures in the article whose alt text is missing or only a file name (MyST-NB's default).
+_BAD_ALT = """() => Array.from(document.querySelectorAll('article img'))
+    .filter(img => {
+        const alt = (img.getAttribute('alt') || '').trim();
+        return alt.length < 10 || /\\.(png|svg|jpe?g|gif)$/i.test(alt);
+    })
+    .map(img => `${img.getAttribute('src')} (alt: ${JSON.stringify(img.getAttribute('alt'))})`)"""
 
 _BROKEN_IMAGES = """() => Array.from(document.images)
     .filter(img => !(img.complete && img.naturalWidth > 0))
@@ -284,6 +296,7 @@ def check_page(
             report.matches = page.locator(wait_for).count()
         page.wait_for_load_state("networkidle", timeout=timeout_ms)
         report.broken_images += page.evaluate(_BROKEN_IMAGES)
+        report.missing_alt += page.evaluate(_BAD_ALT)
         report.sideways += page.evaluate(_SIDEWAYS)
         if boxes_must_fit:
             report.clipped += page.evaluate(_CLIPPED)

@@ -227,6 +227,7 @@ BROKEN_MARKUP = """
 <div class="cell"><pre>{long_line}</pre></div>
 <p><code class="docutils literal notranslate"><span class="pre">{long_code}</span></code></p>
 <img src="_static/logo.svg">
+<img src="../_static/logo.svg" alt="../_images/0123abcd.png">
 """
 
 
@@ -269,6 +270,7 @@ def test_page_check_reports_each_planted_problem(broken_site: Path, browser):
     assert any("image-alt" in a and "logo.svg" in a for a in report.accessibility), (
         report.accessibility
     )
+    assert any("0123abcd.png" in m for m in report.missing_alt), report.missing_alt
     with serve(broken_site) as url:
         phone = check_page(browser, f"{url}/book/notation.html", width=390, boxes_must_fit=False)
     assert phone.sideways, "a long unbreakable inline code must push the planted page sideways"
