@@ -13,6 +13,8 @@ them on every page; tests/website runs it):
   assistive technology; without the label, its accessible name is what it shows.
 - The colour-mode button's icons carry titles of their own ("Light", "Dark"), which do not match
   the button's name, "Color mode"; they are hidden from assistive technology instead.
+- MyST-NB's dropdowns (a hidden output) label their summary "Toggle hidden content", which hides
+  the visible "Show code cell output"; without the label the summary is named by its text.
 - docutils marks the bibliography `role="list"`, but its entries are `doc-biblioentry`, not list
   items; the plain container is what the entries need.
 """
@@ -78,6 +80,8 @@ SEARCH_BUTTON = (
 HTML_FIXES = (
     (SEARCH_BUTTON + ' aria-label="Search"', SEARCH_BUTTON),
     ('<div role="list" class="citation-list">', '<div class="citation-list">'),
+    # MyST-NB's "Show code cell output" dropdowns: the label hid the text the reader sees
+    ('<summary aria-label="Toggle hidden content">', "<summary>"),
     # the colour-mode button is named "Color mode"; its icons' titles made a second, hidden name
     ('data-mode="light" title="Light"', 'data-mode="light" aria-hidden="true"'),
     ('data-mode="dark"  title="Dark"', 'data-mode="dark" aria-hidden="true"'),
