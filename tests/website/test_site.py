@@ -282,7 +282,8 @@ def test_bug_hunt_hints_are_shown_only_on_request(site: Path):
     """A checker's FAIL message names the mistake: the page hides it in a dropdown (hide-output)."""
     shown = {}
     # (the appendix shows checkers failing on purpose: that is its subject, not an exercise)
-    for page in sorted(p for p in (site / "book").glob("[0-9]*.html") if not p.name.startswith("9")):
+    chapters = [p for p in (site / "book").glob("[0-9]*.html") if not p.name.startswith("9")]
+    for page in sorted(chapters):
         html = page.read_text()
         hidden = [
             (m.start(), html.find("</details>", m.start())) for m in re.finditer("<details", html)
