@@ -15,6 +15,8 @@ So the figure cannot drift from the library: change a stage or a shape there and
 from __future__ import annotations
 
 import argparse
+import functools
+import re
 import sys
 from html import escape
 from pathlib import Path
@@ -29,30 +31,26 @@ from vit_lib import Stage, VisionTransformer, ViTConfig, shape_trace  # noqa: E4
 
 SEED = dict(img_size=32, patch_size=8, in_chans=3, num_classes=1000, embed_dim=1024, depth=2,
             num_heads=12, head_dim=64, mlp_ratio=2.0)  # fmt: skip
-CHAPTER_TITLES = {
-    "01_patches": "1 · Pixels to patches",
-    "02_tokens": "2 · Class token and positions",
-    "03_qkv_heads": "3 · Queries, keys, values and heads",
-    "04_attention_scores": "4 · Scaled dot-product attention",
-    "05_merge_heads": "5 · Merging heads and the projection",
-    "06_layernorm": "6 · LayerNorm, pre-norm and residuals",
-    "07_ffn": "7 · The feed-forward network",
-    "08_encoder": "8 · The encoder block and the encoder",
-    "09_pool_head": "9 · Pooling and the head",
-}
 WIDTH, ROW, TOP, CAPTION, GAP, FONT = 720, 30, 58, 28, 8, 14
 INK, MUTED, ACCENT, ACCENT_BG, BLOCK_BG = "#1f2328", "#57606a", "#0a5bd3", "#dbe9ff", "#f3f4f6"
 
 
-def traced_rows() -> list:
+def chapter_title(chapter: str) -> str:
+    """A chapter's number and the title it gives itself, e.g. "3 · Queries, keys, values and heads"."""
+    heading = re.search(r"^# (.+)$", (ROOT / "chapters" / f"{chapter}.md").read_text(), re.MULTILINE)
+    return f"{int(chapter[:2])} · {heading[1]}"
+
+
+@functools.cache
+def traced_rows() -> tuple:
     """The seed model's rows in the order it computes them: block 0 opened up, block 1 folded."""
     torch.manual_seed(0)
     model = VisionTransformer(ViTConfig(**SEED)).eval()
     rows = shape_trace(model, torch.zeros(4, 3, 32, 32), show=False)
-    return [row for row in rows if row.where in ("", "block 0")]
+    return tuple(row for row in rows if row.where in ("", "block 0"))
 
 
-def row_tops(rows: list) -> list[int]:
+def row_tops(rows: tuple) -> list[int]:
     """The top of each row: a caption line before the opened-up block, a gap after it."""
     tops, y, before = [], TOP, ""
     for row in rows:
@@ -76,7 +74,7 @@ def render(chapter: str | None) -> str:
     ]
     title = "The Vision Transformer at the seed configuration"
     if chapter is not None:
-        title = f"You are here: chapter {CHAPTER_TITLES.get(chapter, chapter)}"
+        title = f"You are here: chapter {chapter_title(chapter)}"
     out.append(f'<text x="16" y="26" font-size="17" font-weight="bold" fill="{INK}">{escape(title)}</text>')
     out.append(
         f'<text x="16" y="46" fill="{MUTED}">stage · what it does · the shape it leaves '

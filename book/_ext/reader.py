@@ -45,12 +45,7 @@ def mark_shapes_and_long_literals(app: Sphinx, doctree: nodes.document, docname:
         if len(text) > LONG_LITERAL and " " not in text:
             literal["classes"].append("long-literal")
     for text in list(doctree.findall(nodes.Text)):
-        parent = text.parent
-        if (
-            parent is None
-            or isinstance(parent, SKIP)
-            or any(isinstance(a, SKIP) for a in _ancestors(parent))
-        ):
+        if text.parent is None or any(isinstance(node, SKIP) for node in _ancestors(text)):
             continue
         value = str(text)
         pieces, last = [], 0
@@ -62,10 +57,7 @@ def mark_shapes_and_long_literals(app: Sphinx, doctree: nodes.document, docname:
             last = match.end()
         if pieces:
             pieces.append(nodes.Text(value[last:]))
-            parent.replace(
-                text,
-                [piece for piece in pieces if piece.astext() or isinstance(piece, nodes.inline)],
-            )
+            text.parent.replace(text, [piece for piece in pieces if piece.astext()])
 
 
 def _ancestors(node: nodes.Node):
