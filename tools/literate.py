@@ -405,7 +405,21 @@ def normalise(notebook, stem: str) -> None:
         cell.outputs = merged
 
 
+def drop_prelude(notebook) -> None:
+    """Remove the prelude cell that `cmd_execute` ran first, and count executions without it."""
+    prelude = notebook.cells.pop(0)
+    if prelude.outputs:
+        raise LiterateError(f"the figure-text prelude printed something: {prelude.outputs}")
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and cell.execution_count is not None:
+            cell.execution_count -= 1
+            for output in cell.outputs:
+                if "execution_count" in output and output.execution_count is not None:
+                    output.execution_count -= 1
+
+
 def cmd_execute(root: Path, only: list[str], timeout: int) -> int:
+    import figure_text
     import nbformat
     from nbclient import NotebookClient
 
@@ -425,6 +439,9 @@ def cmd_execute(root: Path, only: list[str], timeout: int) -> int:
         twin = twin_path(root, chapter)
         print(f"executing {chapter.relative_to(root)} -> {twin.relative_to(root)}", flush=True)
         twin.parent.mkdir(exist_ok=True)
+        # First a cell of our own (tools/figure_text.py): each figure's PNG records how small its
+        # text is, for the site tests. It is dropped again below; the twin equals the chapter.
+        notebook.cells.insert(0, nbformat.v4.new_code_cell(figure_text.PRELUDE))
         client = NotebookClient(
             notebook,
             timeout=timeout,
@@ -433,6 +450,7 @@ def cmd_execute(root: Path, only: list[str], timeout: int) -> int:
             resources={"metadata": {"path": str(twin.parent)}},
         )
         client.execute()
+        drop_prelude(notebook)
         normalise(notebook, chapter.stem)
         twin.parent.mkdir(exist_ok=True)
         nbformat.write(notebook, twin)
