@@ -31,7 +31,7 @@ help:
 	@echo "make browser   install Debian's Chromium for the site tests (as root, with apt)"
 	@echo "make export    chapters/*.md -> vit_lib/"
 	@echo "make execute   re-run the chapters into their executed twins book/*.ipynb (CHAPTERS=01 for one)"
-	@echo "make check     the sync gates (vit_lib and the twins against the chapters) and ruff"
+	@echo "make check     the sync gates (vit_lib and the twins against the chapters), glossary links, ruff"
 	@echo "make format    ruff format on tools/, tests/ and benchmarks/"
 	@echo "make figures   draw the whole-model figures (book/_static/architecture/) from vit_lib's stages"
 	@echo "make setup     the virtual environment .venv from $(LOCK), and MathJax (make book/test do it)"
@@ -82,12 +82,13 @@ book: setup
 	$(VENV)/bin/jupyter-book build . --all -n -W --keep-going
 	@echo "site: _build/html/index.html"
 
-# The sync gates, then lint: ruff check on everything (the chapters' code cells through their
+# The sync gates, the glossary links (tools/terms.py), then lint: ruff check on everything (the chapters' code cells through their
 # twins, which check-twins has just proved equal to the chapters), ruff format on what it owns.
 check: setup
 	$(PY) tools/literate.py check-export
 	$(PY) tools/literate.py check-twins
 	$(PY) tools/architecture.py --check
+	$(PY) tools/terms.py check
 	$(VENV)/bin/ruff check --quiet .
 	$(VENV)/bin/ruff format --check --quiet .
 
