@@ -6,6 +6,10 @@
   class `long-literal`, which the CSS lets break anywhere: on a 390 px screen it would otherwise
   push the whole page sideways. Short code, and code with spaces, stays as Sphinx renders it.
 
+- Each chapter opens with its reading time, under its title: the prose at 200 words a minute and
+  the code at 12 lines a minute, without the cells folded by default (`hide-input`: library code
+  summarised above it), and, separately, without the sections whose title ends in "(optional)".
+
 And two accessibility fixes to the theme's HTML, after the build (axe-core, WCAG 2.1 AA, found
 them on every page; tests/website runs it):
 
@@ -60,6 +64,66 @@ def mark_shapes_and_long_literals(app: Sphinx, doctree: nodes.document, docname:
             text.parent.replace(text, [piece for piece in pieces if piece.astext()])
 
 
+CHAPTER = re.compile(r"^book/\d\d_")
+WORDS_PER_MINUTE = 200
+CODE_LINES_PER_MINUTE = 12
+OPTIONAL = "(optional)"
+
+
+def _in_optional_section(node: nodes.Node) -> bool:
+    return any(
+        isinstance(up, nodes.section) and up[0].astext().strip().endswith(OPTIONAL)
+        for up in _ancestors(node)
+    )
+
+
+def _cell(node: nodes.Node) -> nodes.Element | None:
+    for up in _ancestors(node):
+        if isinstance(up, nodes.container) and "cell" in up["classes"]:
+            return up
+    return None
+
+
+def reading_minutes(doctree: nodes.document) -> tuple[float, float]:
+    """(minutes for the whole page, minutes without its optional sections)."""
+    whole = core = 0.0
+    for text in doctree.findall(nodes.Text):
+        if _cell(text) is not None or any(isinstance(up, nodes.raw) for up in _ancestors(text)):
+            continue
+        minutes = len(str(text).split()) / WORDS_PER_MINUTE
+        whole += minutes
+        core += 0 if _in_optional_section(text) else minutes
+    for block in doctree.findall(nodes.literal_block):
+        cell = _cell(block)
+        if cell is not None:
+            is_input = any("cell_input" in up.get("classes", []) for up in _ancestors(block))
+            if not is_input or "tag_hide-input" in cell["classes"]:
+                continue  # an output, or library code folded away (its summary is prose)
+        minutes = len(block.astext().strip().splitlines()) / CODE_LINES_PER_MINUTE
+        whole += minutes
+        core += 0 if _in_optional_section(block) else minutes
+    return whole, core
+
+
+def add_reading_time(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    if not CHAPTER.match(docname):
+        return
+    top = next(iter(doctree.findall(nodes.section)), None)
+    if top is None:
+        return
+    whole, core = (max(1, round(m)) for m in reading_minutes(doctree))
+    if top[0].astext().strip().endswith(OPTIONAL):
+        line = f"Reading time: about {whole} min. The whole chapter is optional."
+    elif core < whole:
+        line = (
+            f"Reading time: about {whole} min, or {core} min without the sections "
+            f"marked {OPTIONAL}."
+        )
+    else:
+        line = f"Reading time: about {whole} min."
+    top.insert(1, nodes.paragraph(line, line, classes=["reading-time"]))
+
+
 def _ancestors(node: nodes.Node):
     while node.parent is not None:
         node = node.parent
@@ -94,5 +158,6 @@ def fix_theme_html(app: Sphinx, exception: Exception | None) -> None:
 
 def setup(app: Sphinx) -> dict:
     app.connect("doctree-resolved", mark_shapes_and_long_literals)
+    app.connect("doctree-resolved", add_reading_time)
     app.connect("build-finished", fix_theme_html)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
