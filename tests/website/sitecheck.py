@@ -12,6 +12,9 @@ Used by the site tests (tests/website/test_site.py) after `make book`; importabl
 - `check_page` opens one page and reports console errors, failed requests (including HTTP
   errors), requests to anything but the local server (they are recorded, then aborted, so
   nothing leaves the machine), images that did not load, and math that MathJax did not typeset.
+  It also measures what a reader sees: boxes wider than their content area, a page that scrolls
+  sideways, figures without alt text or whose smallest text is displayed under 9 CSS px, pages
+  taller than 20,000 px, and, on chapter pages, the reading time and the links to the glossary.
 - `check_links` reads every HTML file of the site and reports each local href/src whose file,
   or whose #anchor, does not exist. It needs no browser.
 """
@@ -22,6 +25,7 @@ import functools
 import http.server
 import os
 import re
+import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -32,6 +36,9 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+from figure_text import smallest_text_px  # noqa: E402  (what `make execute` records in a PNG)
+
 # The site under test: _build/html (what `make book` builds), or SITE_DIR for a private build.
 SITE = Path(os.environ.get("SITE_DIR", ROOT / "_build" / "html")).resolve()
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -40,6 +47,9 @@ AXE_JS = Path(os.environ.get("AXE_JS", ROOT / ".cache" / "axe" / "axe.min.js"))
 # The accessibility bar: WCAG 2 A and AA rules, and no violation of these impacts.
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 AXE_BLOCKING = ("critical", "serious")
+# What a reader can finish and read (issue: "pages a learner can finish", "every figure legible").
+MAX_PAGE_HEIGHT = 20_000  # CSS px at 1280 px wide: about 22 screens
+MIN_TEXT_PX = 9.0  # the smallest text of a figure, as displayed
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -69,8 +79,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @contextmanager
 def serve(directory: Path) -> Iterator[str]:
-    """Serve `directory` over HTTP on 127.0.0.1 (a free port) while the block runs; yield its "
-    "URL."""
+    """Serve `directory` on 127.0.0.1 (a free port) while the block runs; yield its URL."""
     handler = functools.partial(_QuietHandler, directory=str(directory))
     server = http.server.ThreadingHTTPServer((LOCAL_HOST, 0), handler)
     thread = threading.Thread(target=server.serve_forever, name="site-server", daemon=True)
@@ -113,6 +122,10 @@ class PageReport:
         default_factory=list
     )  # axe-core's critical and serious findings
     sideways: list[str] = field(default_factory=list)  # the page itself scrolls sideways
+    small_text: list[str] = field(default_factory=list)  # figures whose text is too small to read
+    too_tall: list[str] = field(default_factory=list)  # a page longer than a learner can finish
+    chapter_parts: list[str] = field(default_factory=list)  # reading time, glossary links
+    figures: list[tuple[str, float]] = field(default_factory=list)  # (src, smallest text in px)
     math_elements: int = 0
     typeset: int = 0
     matches: int = 0  # elements matching `wait_for`, when given
@@ -130,6 +143,9 @@ class PageReport:
             "clipped": self.clipped,
             "accessibility": self.accessibility,
             "sideways scroll": self.sideways,
+            "small figure text": self.small_text,
+            "too tall": self.too_tall,
+            "chapter page": self.chapter_parts,
         }
         return [f"{kind}: {item}" for kind, items in kinds.items() for item in items]
 
@@ -200,6 +216,17 @@ _BAD_ALT = """() => Array.from(document.querySelectorAll('article img'))
     })
     .map(img => `${img.getAttribute('src')} (alt: ${JSON.stringify(img.getAttribute('alt'))})`)"""
 
+_FIGURES = """() => Array.from(document.querySelectorAll('article img'))
+    .filter(img => img.complete && img.naturalWidth > 0)
+    .map(img => ({src: img.src, shown: img.getAttribute('src'),
+                  natural: img.naturalWidth, width: img.getBoundingClientRect().width}))"""
+
+_CHAPTER_PARTS = """() => ({
+    reading: Array.from(document.querySelectorAll('article p.reading-time'))
+        .map(p => p.textContent.trim()),
+    terms: document.querySelectorAll('article a[href*="glossary.html#term-"]').length,
+})"""
+
 _BROKEN_IMAGES = """() => Array.from(document.images)
     .filter(img => !(img.complete && img.naturalWidth > 0))
     .map(img => img.getAttribute('src'))"""
@@ -218,6 +245,57 @@ def meta_refresh_target(url: str) -> str | None:
     return urljoin(url, match.group(1).strip()) if match else None
 
 
+_SVG_ROOT = re.compile(r"<svg\b[^>]*>", re.S)
+_SVG_VIEWBOX = re.compile(r'viewBox="\s*[-\d.]+[\s,]+[-\d.]+[\s,]+([\d.]+)')
+_SVG_WIDTH = re.compile(r'\swidth="([\d.]+)(px)?"')
+_SVG_FONT = re.compile(r'font-size[=:]\s*"?([\d.]+)')
+
+
+def figure_text_px(data: bytes, name: str) -> float | None:
+    """The smallest text of a figure, in its own pixels (None when it has no text to measure).
+
+    PNG: what `make execute` recorded in it (tools/figure_text.py); a PNG without the record
+    raises ValueError. SVG: the smallest font-size in it, in units of its viewBox width.
+    """
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        record = smallest_text_px(data)
+        if record is None:
+            raise ValueError(f"{name}: no record of its text size (run `make execute`)")
+        return record[0]
+    text = data.decode("utf-8", errors="replace")
+    root = _SVG_ROOT.search(text)
+    if root is None:
+        raise ValueError(f"{name}: neither PNG nor SVG; cannot measure its text")
+    if "<text" not in text:
+        return None
+    box = _SVG_VIEWBOX.search(root.group(0)) or _SVG_WIDTH.search(root.group(0))
+    width = _SVG_WIDTH.search(root.group(0))
+    scale = float(width.group(1)) / float(box.group(1)) if width and box else 1.0
+    sizes = [float(size) for size in _SVG_FONT.findall(text)]
+    return min(sizes) * scale if sizes else 16.0 * scale  # the browser's default size
+
+
+def _measure_figures(page, report: PageReport, min_text_px: float) -> None:
+    for figure in page.evaluate(_FIGURES):
+        with urllib.request.urlopen(figure["src"], timeout=10) as response:
+            data = response.read()
+        try:
+            own = figure_text_px(data, figure["shown"])
+        except ValueError as err:
+            report.small_text.append(str(err))
+            continue
+        if own is None:
+            continue
+        shown = own * figure["width"] / figure["natural"]  # the browser scales it to fit
+        report.figures.append((figure["shown"], shown))
+        if shown < min_text_px:
+            report.small_text.append(
+                f"{figure['shown']}: smallest text {shown:.1f} px as shown "
+                f"({own:.1f} px at its natural width {figure['natural']} px, shown "
+                f"{figure['width']:.0f} px wide); at least {min_text_px:g} px"
+            )
+
+
 def check_page(
     browser,
     url: str,
@@ -227,6 +305,9 @@ def check_page(
     width: int = 1280,
     boxes_must_fit: bool = True,
     accessibility: bool = False,
+    chapter: bool = False,
+    max_height: int | None = None,
+    min_text_px: float | None = None,
 ) -> PageReport:
     """Open `url` in a fresh page and report what a reader's browser would get wrong.
 
@@ -242,6 +323,10 @@ def check_page(
             (at 1280 px nothing may be clipped; on a phone a block may scroll inside itself).
         accessibility: run axe-core (AXE_JS) on the page and report its critical and serious
             violations of WCAG 2.1 A and AA.
+        chapter: the page is a chapter: it must show its reading time and link to the glossary.
+        max_height: report a page taller than this many CSS px.
+        min_text_px: report a figure whose smallest text is displayed smaller than this (PNGs
+            carry the size of their smallest text, tools/figure_text.py; SVGs say it themselves).
     """
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -300,6 +385,18 @@ def check_page(
         report.sideways += page.evaluate(_SIDEWAYS)
         if boxes_must_fit:
             report.clipped += page.evaluate(_CLIPPED)
+        if max_height is not None:
+            height = page.evaluate("() => document.documentElement.scrollHeight")
+            if height > max_height:
+                report.too_tall.append(f"{height:,} px tall at {width} px; at most {max_height:,}")
+        if min_text_px is not None:
+            _measure_figures(page, report, min_text_px)
+        if chapter:
+            parts = page.evaluate(_CHAPTER_PARTS)
+            if len(parts["reading"]) != 1 or "min" not in parts["reading"][0]:
+                report.chapter_parts.append(f"no reading time under the title: {parts['reading']}")
+            if parts["terms"] == 0:
+                report.chapter_parts.append("no link to the glossary")
         if accessibility:
             page.add_script_tag(content=AXE_JS.read_text())
             for v in page.evaluate(_AXE_RUN, AXE_TAGS):

@@ -20,6 +20,8 @@ import yaml
 from sitecheck import (
     AXE_JS,
     CHROMIUM,
+    MAX_PAGE_HEIGHT,
+    MIN_TEXT_PX,
     ROOT,
     SITE,
     check_links,
@@ -81,6 +83,11 @@ def screenshots(site: Path) -> Path:
 PAGES = [p.relative_to(SITE).as_posix() for p in html_pages(SITE)] if SITE.is_dir() else []
 
 
+def is_chapter(page: str) -> bool:
+    """book/01_patches.html ... book/90_checkers.html: the pages with a reading time."""
+    return re.fullmatch(r"book/\d\d_\w+\.html", page) is not None
+
+
 def shot_name(page: str) -> str:
     """book/01_patches.html -> 01_patches.png (the root index.html -> root.png)."""
     return "root.png" if page == "index.html" else Path(page).with_suffix(".png").name
@@ -133,13 +140,18 @@ def test_pages_use_no_cdn(site: Path):
 # ---------------------------------------------------------------------------- in the browser
 @pytest.mark.parametrize("page", PAGES)
 def test_page_loads_cleanly_offline(page: str, browser, base_url: str, screenshots: Path):
-    """At 1280 px: no errors, no code, output or table box clipped (nothing to scroll), and no
-    critical or serious accessibility violation (axe-core, WCAG 2.1 A and AA)."""
+    """At 1280 px: no errors, no code, output or table box clipped (nothing to scroll), no
+    critical or serious accessibility violation (axe-core, WCAG 2.1 A and AA), no figure text
+    under 9 px as shown, no page taller than 20,000 px; a chapter shows its reading time and
+    links to the glossary."""
     report = check_page(
         browser,
         f"{base_url}/{page}",
         screenshot=screenshots / "1280" / shot_name(page),
         accessibility=True,
+        chapter=is_chapter(page),
+        max_height=MAX_PAGE_HEIGHT,
+        min_text_px=MIN_TEXT_PX,
     )
     assert not report.problems(), f"{page}:\n" + "\n".join(report.problems())
     assert report.typeset >= report.math_elements
@@ -161,6 +173,16 @@ def test_page_fits_a_phone(page: str, browser, base_url: str, screenshots: Path)
 def test_shape_tuples_in_the_prose_stay_on_one_line(site: Path):
     html = (site / "book" / "01_patches.html").read_text()
     assert '<span class="shape">(4, 3, 32, 32)</span>' in html
+
+
+def test_figures_are_measured_where_they_are_shown(browser, base_url: str):
+    """Guards the figure-text check against passing vacuously: chapter 5 has two figures (the
+    architecture SVG and the merge grids, a PNG scaled down to the column), both measured."""
+    report = check_page(browser, f"{base_url}/book/05_merge_heads.html", min_text_px=MIN_TEXT_PX)
+    assert not report.small_text, report.small_text
+    sources = [src for src, _ in report.figures]
+    assert len(sources) == 2 and sources[0].endswith("05_merge_heads.svg"), report.figures
+    assert all(px >= MIN_TEXT_PX for _, px in report.figures), report.figures
 
 
 def test_math_is_typeset_by_the_local_mathjax(browser, base_url: str):
@@ -226,7 +248,20 @@ BROKEN_MARKUP = """
 <p><code class="docutils literal notranslate"><span class="pre">{long_code}</span></code></p>
 <img src="../_static/logo.svg">
 <img src="../_static/logo.svg" alt="../_images/0123abcd.png">
+<img src="planted_tiny_text.png" alt="a figure whose smallest text is 6 px">
+<img src="planted_unmeasured.png" alt="a figure nobody measured">
+<div style="height: 25000px">a page far too long to finish</div>
 """
+
+
+def planted_png(path: Path, record: str | None) -> None:
+    """A 200 x 100 PNG, with `record` as its smallest-text chunk (tools/figure_text.py) if given."""
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    if record is not None:
+        info.add_text("vit:smallest-text-px", record)
+    Image.new("RGB", (200, 100), "white").save(path, pnginfo=info)
 
 
 @pytest.fixture
@@ -241,6 +276,8 @@ def broken_site(site: Path, tmp_path: Path) -> Path:
         "{long_code}", "torch." * 12 + "planted_long_name"
     )
     page.write_text(html.replace("</article>", planted + "</article>", 1))
+    planted_png(page.parent / "planted_tiny_text.png", "6.00 tiny")
+    planted_png(page.parent / "planted_unmeasured.png", None)
     return copy
 
 
@@ -256,7 +293,14 @@ def test_link_check_reports_a_dead_link_and_a_dead_anchor(site: Path, broken_sit
 
 def test_page_check_reports_each_planted_problem(broken_site: Path, browser):
     with serve(broken_site) as url:
-        report = check_page(browser, f"{url}/book/notation.html", accessibility=True)
+        report = check_page(
+            browser,
+            f"{url}/book/notation.html",
+            accessibility=True,
+            chapter=True,  # as if it were a chapter: it has no reading time and no term link
+            max_height=MAX_PAGE_HEIGHT,
+            min_text_px=MIN_TEXT_PX,
+        )
     assert "https://example.invalid/x.js" in report.external_requests
     assert any("planted console error" in e for e in report.console_errors), report.console_errors
     assert any("missing.png" in r and "404" in r for r in report.failed_requests), (
@@ -269,6 +313,16 @@ def test_page_check_reports_each_planted_problem(broken_site: Path, browser):
         report.accessibility
     )
     assert any("0123abcd.png" in m for m in report.missing_alt), report.missing_alt
+    assert any("planted_tiny_text.png: smallest text 6.0 px" in t for t in report.small_text), (
+        report.small_text
+    )
+    assert any("planted_unmeasured.png: no record" in t for t in report.small_text), (
+        report.small_text
+    )
+    assert len(report.small_text) == 2, report.small_text  # the logo has no text to measure
+    assert report.too_tall and "at most 20,000" in report.too_tall[0], report.too_tall
+    assert any("no reading time" in c for c in report.chapter_parts), report.chapter_parts
+    assert any("no link to the glossary" in c for c in report.chapter_parts), report.chapter_parts
     with serve(broken_site) as url:
         phone = check_page(browser, f"{url}/book/notation.html", width=390, boxes_must_fit=False)
     assert phone.sideways, "a long unbreakable inline code must push the planted page sideways"
