@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vit_lib.data import load_dataset  # noqa: E402
+from vit_lib.fashion_mnist import load_dataset  # noqa: E402
 from vit_lib.model import VisionTransformer, ViTConfig  # noqa: E402
 from vit_lib.train import TrainConfig, Trainer  # noqa: E402
 

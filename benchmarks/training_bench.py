@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
 
-from vit_lib.data import load_dataset  # noqa: E402
+from vit_lib.fashion_mnist import load_dataset  # noqa: E402
 from vit_lib.model import VisionTransformer, ViTConfig  # noqa: E402
 from vit_lib.train import RECIPES, TrainConfig, Trainer  # noqa: E402
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vit_lib.data import FASHION_MNIST_DIR, find_fashion_mnist
+from vit_lib.fashion_mnist import FASHION_MNIST_DIR, find_fashion_mnist
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,20 +16,22 @@ import torch
 
 from conftest import requires_fashion_mnist
 from vit_lib.data import (
-    FASHION_MNIST_FILES,
     DataSplits,
     Normalize,
     RandomHorizontalFlip,
     RandomShift,
     Resize,
     Split,
-    find_fashion_mnist,
-    load_dataset,
     load_digits,
-    load_fashion_mnist,
-    read_idx,
     shift_images,
     stratified_split,
+)
+from vit_lib.fashion_mnist import (
+    FASHION_MNIST_FILES,
+    find_fashion_mnist,
+    load_dataset,
+    load_fashion_mnist,
+    read_idx,
 )
 from vit_lib.model import VisionTransformer, ViTConfig
 from vit_lib.train import RECIPES, History, TrainConfig, Trainer, WarmupCosine, main

@@ -24,13 +24,14 @@ from .timm_compat import (
     timm_kwargs, compare_stages,
 )
 from .data import (
-    Split, DataSplits, load_digits, load_fashion_mnist, load_dataset, Normalize, Resize,
-    shift_images, RandomShift, RandomHorizontalFlip, Compose,
+    Split, DataSplits, load_digits, Normalize, Resize, shift_images, RandomShift,
+    RandomHorizontalFlip, Compose,
 )
-from .pretrained import Pretrained, save_pretrained, load_pretrained
 from .interpret import (
     cls_attention, patch_map_to_pixels, attention_rollout, rollout_cls_map, pos_embed_similarity,
 )
+from .pretrained import Pretrained, save_pretrained, load_pretrained
+from .fashion_mnist import load_fashion_mnist, load_dataset
 
 # Names of command-line modules, imported on first use (PEP 562).
 _LAZY = {
@@ -87,8 +88,6 @@ __all__ = [
     "Split",
     "DataSplits",
     "load_digits",
-    "load_fashion_mnist",
-    "load_dataset",
     "Normalize",
     "Resize",
     "shift_images",
@@ -105,12 +104,14 @@ __all__ = [
     "batched_logits",
     "tta_logits",
     "split_metrics",
-    "Pretrained",
-    "save_pretrained",
-    "load_pretrained",
     "cls_attention",
     "patch_map_to_pixels",
     "attention_rollout",
     "rollout_cls_map",
     "pos_embed_similarity",
+    "Pretrained",
+    "save_pretrained",
+    "load_pretrained",
+    "load_fashion_mnist",
+    "load_dataset",
 ]

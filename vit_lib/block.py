@@ -20,7 +20,7 @@ from vit_lib.stages import Stage, record
 __all__ = ["Block"]
 
 
-# --- chapters/08_encoder.md, cell 7 ---
+# --- chapters/08_encoder.md, cell 8 ---
 class Block(nn.Module):
     """One Transformer encoder block, (N, T, D) -> (N, T, D).
 

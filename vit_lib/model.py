@@ -26,7 +26,7 @@ __all__ = ["ViTConfig", "VisionTransformer", "PatchDropout", "shape_trace"]
 POS_EMBEDS = ("learned", "sincos")
 
 
-# --- chapters/10_model.md, cell 7 ---
+# --- chapters/10_model.md, cell 8 ---
 @dataclass
 class ViTConfig:
     """Hyper-parameters of a ViT, in timm's vocabulary. Defaults are ViT-B/16 at 224 pixels."""
@@ -90,7 +90,7 @@ class ViTConfig:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
 
-# --- chapters/10_model.md, cell 11 ---
+# --- chapters/10_model.md, cell 12 ---
 class PatchDropout(nn.Module):
     """In training, keep a random `1 - rate` share of each image's patch tokens.
 
@@ -122,7 +122,7 @@ class PatchDropout(nn.Module):
         return f"rate={self.rate}, num_prefix_tokens={self.num_prefix_tokens}"
 
 
-# --- chapters/10_model.md, cell 15 ---
+# --- chapters/10_model.md, cell 16 ---
 class VisionTransformer(nn.Module):
     """A ViT with timm's module and parameter names, so timm weights load by name.
 
@@ -239,7 +239,7 @@ class VisionTransformer(nn.Module):
         return maps
 
 
-# --- chapters/10_model.md, cell 20 ---
+# --- chapters/10_model.md, cell 21 ---
 def shape_trace(model: VisionTransformer, x: torch.Tensor, show: bool = True) -> list[ShapeRow]:
     """Run `x` through `model` on the explicit attention path and return every stage's shape.
 

@@ -1,8 +1,8 @@
-# Generated from chapters/12_training.md by tools/literate.py.
+# Generated from chapters/14_training_further.md by tools/literate.py.
 # Edit the chapter, not this file: `make export` rewrites it, and `make check` (run by
 # `make test` and CI) fails on any difference between this file and what the chapter exports.
 
-# --- chapters/12_training.md, cell 74 ---
+# --- chapters/14_training_further.md, cell 6 ---
 """Trained models in safetensors files: weights plus what using them takes (config, preprocessing).
 
 `vit_lib` ships one, the digits ViT of chapter 12 (`load_pretrained("digits")`), trained by

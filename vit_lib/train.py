@@ -1,8 +1,8 @@
-# Generated from chapters/12_training.md by tools/literate.py.
+# Generated from chapters/12_training.md, chapters/14_training_further.md by tools/literate.py.
 # Edit the chapter, not this file: `make export` rewrites it, and `make check` (run by
 # `make test` and CI) fails on any difference between this file and what the chapter exports.
 
-# --- chapters/12_training.md, cell 32 ---
+# --- chapters/12_training.md, cell 26 ---
 """Train a VisionTransformer: AdamW, warm-up + cosine schedule, label smoothing, checkpoints, DDP.
 
 One `Trainer` runs in a single process or, unchanged, in each process of
@@ -12,11 +12,8 @@ One `Trainer` runs in a single process or, unchanged, in each process of
 Shapes: N batch, C/H/W image, K classes.
 """
 
-import argparse
-import json
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -38,7 +35,6 @@ from vit_lib.data import (
     Resize,
     Split,
     Transform,
-    load_dataset,
     shift_images,
 )
 from vit_lib.model import VisionTransformer, ViTConfig
@@ -83,7 +79,7 @@ class TrainConfig:
                              f"and {self.resize}")
 
 
-# --- chapters/12_training.md, cell 34 ---
+# --- chapters/12_training.md, cell 28 ---
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """Decay weight matrices only.
 
@@ -99,7 +95,7 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
             {"params": no_decay, "weight_decay": 0.0}]
 
 
-# --- chapters/12_training.md, cell 36 ---
+# --- chapters/12_training.md, cell 30 ---
 class WarmupCosine:
     """Learning-rate multiplier for `LambdaLR`: linear warm-up to 1, then a cosine to `min_ratio`.
 
@@ -124,7 +120,7 @@ class WarmupCosine:
         return self.min_ratio + (1.0 - self.min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-# --- chapters/12_training.md, cell 42 ---
+# --- chapters/12_training.md, cell 36 ---
 @dataclass
 class History:
     """Per-epoch metrics, one dict per epoch.
@@ -169,7 +165,7 @@ def epoch_seed(seed: int, epoch: int, rank: int) -> int:
     return (seed * 1_000_003 + epoch * 1_009 + rank) % 2**63
 
 
-# --- chapters/12_training.md, cell 44 ---
+# --- chapters/12_training.md, cell 38 ---
 def train_one_epoch(
     net: nn.Module, split: Split, batches: Iterable[list[int]], augment: Transform,
     optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
@@ -201,7 +197,7 @@ def train_one_epoch(
     return totals
 
 
-# --- chapters/12_training.md, cell 46 ---
+# --- chapters/12_training.md, cell 40 ---
 @torch.no_grad()
 def batched_logits(
     model: nn.Module, images: torch.Tensor, transform: Transform | None = None,
@@ -235,7 +231,7 @@ def tta_logits(
     return (probs / len(views)).log()                                     # (N, K)
 
 
-# --- chapters/12_training.md, cell 48 ---
+# --- chapters/12_training.md, cell 42 ---
 @torch.no_grad()
 def split_metrics(
     predict: Callable[[torch.Tensor], torch.Tensor], split: Split,
@@ -253,7 +249,7 @@ def split_metrics(
     return {"loss": (totals[0] / totals[2]).item(), "acc": (totals[1] / totals[2]).item()}
 
 
-# --- chapters/12_training.md, cell 50 ---
+# --- chapters/12_training.md, cell 44 ---
 CHECKPOINT_KEYS = (
     "model", "optimizer", "scheduler", "epoch", "history",
     "model_config", "train_config", "normalize",
@@ -288,7 +284,7 @@ def read_checkpoint(path: str | Path, model: nn.Module) -> dict:
     return state
 
 
-# --- chapters/12_training.md, cell 52 ---
+# --- chapters/12_training.md, cell 46 ---
 class Trainer:
     """Train `model` on `data` with `config`.
 
@@ -469,7 +465,7 @@ class Trainer:
         self.set_normalize(Normalize(*state["normalize"]))
 
 
-# --- chapters/12_training.md, cell 54 ---
+# --- chapters/12_training.md, cell 48 ---
 RECIPES: dict[str, tuple[dict, dict]] = {
     # dataset: (ViTConfig fields, TrainConfig fields), chosen on the validation split (chapter 12)
     "digits": (
@@ -488,7 +484,15 @@ RECIPES: dict[str, tuple[dict, dict]] = {
 }
 
 
-# --- chapters/12_training.md, cell 82 ---
+# --- chapters/14_training_further.md, cell 12 ---
+# the command line's own imports (the rest of vit_lib.train's are in chapter 12)
+import argparse
+import json
+import sys
+
+from vit_lib.fashion_mnist import load_dataset
+
+
 class CommandLineError(Exception):
     """A bad option or input file.
 
