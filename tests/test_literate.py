@@ -1,6 +1,7 @@
 """The sync gates of the literate pipeline, and proof that nbval bites."""
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -111,6 +112,8 @@ def test_nbval_fails_when_a_printed_shape_changes(tmp_path):
     assert changed, "the twin no longer prints (4, 16, 1024)"
     copy = tmp_path / "01_patches.ipynb"
     nbformat.write(notebook, copy)
+    # the twin runs beside its matplotlibrc, which sets the dpi its figures' reprs were made at
+    shutil.copy(ROOT / "book" / "matplotlibrc", tmp_path / "matplotlibrc")
     result = subprocess.run(
         [
             sys.executable,
