@@ -190,8 +190,24 @@ def uses(text: str, entries: dict[str, list[str]]) -> dict[str, list[Use]]:
                     if sense is not None and not sense(context, len(before) + match.start(), match.group(0)):
                         continue
                     found[entry].append(Use(number, match.start(), match.end(), False, match.group(0)))
+    # "token" inside "class token" is a use of "class token", not of "token"
+    spans = [(use.line, use.start, use.end) for entry in found for use in found[entry]]
     for entry in found:
-        found[entry].sort(key=lambda use: (use.line, use.start))
+        found[entry] = sorted(
+            (
+                use
+                for use in found[entry]
+                if use.linked
+                or not any(
+                    line == use.line
+                    and start <= use.start
+                    and use.end <= end
+                    and (start, end) != (use.start, use.end)
+                    for line, start, end in spans
+                )
+            ),
+            key=lambda use: (use.line, use.start),
+        )
     return found
 
 
