@@ -32,6 +32,10 @@ from .interpret import (
 )
 from .pretrained import Pretrained, save_pretrained, load_pretrained
 from .fashion_mnist import load_fashion_mnist, load_dataset
+from .family import (
+    FamilyConfig, FamilyViT, LayerScale, AttentionPool, QuickGELU, resample_pos_embed,
+    at_resolution,
+)
 
 # Names of command-line modules, imported on first use (PEP 562).
 _LAZY = {
@@ -114,4 +118,11 @@ __all__ = [
     "load_pretrained",
     "load_fashion_mnist",
     "load_dataset",
+    "FamilyConfig",
+    "FamilyViT",
+    "LayerScale",
+    "AttentionPool",
+    "QuickGELU",
+    "resample_pos_embed",
+    "at_resolution",
 ]

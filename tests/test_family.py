@@ -1,0 +1,246 @@
+"""The ViT family (vit_lib.family, chapters/15_family.md) against timm, option by option.
+
+Each option is built on both sides with the same keyword arguments, timm's weights are copied
+into ours by name (strictly: every key, every shape), and the logits are compared on several
+shapes, in float32 (<= 1e-6) and float64 (<= 1e-12). The copy also goes the other way: our
+state_dict loads into timm's model strictly. Bad combinations are refused case by case.
+"""
+
+import pytest
+import torch
+from timm.layers import resample_abs_pos_embed
+from timm.models.deit import VisionTransformerDistilled
+from timm.models.vision_transformer import VisionTransformer as TimmViT
+from torch import nn
+
+from vit_lib import VisionTransformer, ViTConfig
+from vit_lib.family import (
+    AttentionPool,
+    FamilyConfig,
+    FamilyViT,
+    LayerScale,
+    QuickGELU,
+    activation,
+    at_resolution,
+    resample_pos_embed,
+)
+
+TOLERANCE = {torch.float32: 1e-6, torch.float64: 1e-12}
+# small, non-square and odd shapes: (img, patch, D, depth, heads, classes)
+SHAPES = [
+    dict(img_size=16, patch_size=4, embed_dim=32, depth=2, num_heads=4, num_classes=7),
+    dict(img_size=(12, 20), patch_size=4, embed_dim=48, depth=1, num_heads=3, num_classes=5),
+    dict(
+        img_size=8, patch_size=(4, 2), embed_dim=16, depth=3, num_heads=2, num_classes=0, in_chans=1
+    ),
+]
+OPTIONS = {
+    "registers, token": dict(reg_tokens=4),
+    "registers, avg": dict(reg_tokens=1, global_pool="avg"),
+    "layer scale": dict(init_values=1e-5),
+    "layer scale 1.0": dict(init_values=1.0),
+    "no_embed_class": dict(no_embed_class=True),
+    "no_embed_class, registers, no class token": dict(
+        no_embed_class=True, reg_tokens=2, class_token=False, global_pool="avg"
+    ),
+    "pre_norm": dict(pre_norm=True),
+    "final_norm=False": dict(final_norm=False),
+    "avg, fc_norm=False": dict(global_pool="avg", fc_norm=False),
+    "token, fc_norm=True": dict(global_pool="token", fc_norm=True),
+    "map": dict(global_pool="map"),
+    "map, no class token, registers": dict(global_pool="map", class_token=False, reg_tokens=4),
+    "gelu_tanh": dict(act_layer="gelu_tanh"),
+    "quick_gelu": dict(act_layer="quick_gelu"),
+    "siglip-like": dict(global_pool="map", class_token=False, act_layer="gelu_tanh"),
+    "clip-like": dict(pre_norm=True, act_layer="quick_gelu"),
+    "dinov2-like": dict(reg_tokens=4, init_values=1.0),
+    "deit3-like": dict(no_embed_class=True, init_values=1e-6),
+}
+
+
+def shaken(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Every parameter random at a trained-like scale (timm's init hides wiring mistakes)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            noise = torch.randn(p.shape, generator=g, dtype=torch.float64).to(p.dtype)
+            p.copy_(noise / p[0].numel() ** 0.5 if p.ndim >= 2 else 1 + 0.3 * noise)
+    return model
+
+
+def images_for(shape: dict, n: int = 3, dtype=torch.float32) -> torch.Tensor:
+    size = shape["img_size"]
+    h, w = (size, size) if isinstance(size, int) else size
+    g = torch.Generator().manual_seed(1)
+    return torch.randn(n, shape.get("in_chans", 3), h, w, generator=g, dtype=torch.float64).to(
+        dtype
+    )
+
+
+def compare(ours: nn.Module, theirs: nn.Module, x: torch.Tensor) -> float:
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    theirs.load_state_dict(ours.state_dict(), strict=True)  # and back, every key
+    with torch.no_grad():
+        return (ours.eval()(x) - theirs.eval()(x)).abs().max().item()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["fp32", "fp64"])
+@pytest.mark.parametrize("shape", SHAPES, ids=["square", "non-square", "patch-4x2"])
+@pytest.mark.parametrize("name", list(OPTIONS))
+def test_each_option_equals_timm(name, shape, dtype):
+    options = OPTIONS[name]  # with num_classes=0 (no head) the pooled features are compared
+    theirs = shaken(TimmViT(**shape, **options).to(dtype))
+    ours = FamilyViT(FamilyConfig(**shape, **options)).to(dtype)
+    delta = compare(ours, theirs, images_for(shape, dtype=dtype))
+    assert delta <= TOLERANCE[dtype], f"{name}: max |Δ| = {delta:.2e}"
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["fp32", "fp64"])
+@pytest.mark.parametrize("shape", SHAPES[:2], ids=["square", "non-square"])
+def test_distillation_token_equals_timm(shape, dtype):
+    theirs = shaken(VisionTransformerDistilled(**shape).to(dtype))
+    ours = FamilyViT(FamilyConfig(**shape, distilled=True)).to(dtype)
+    x = images_for(shape, dtype=dtype)
+    assert compare(ours, theirs, x) <= TOLERANCE[dtype]
+    with torch.no_grad():
+        pooled = ours.forward_features(x)
+        assert pooled.shape[1] == ours.patch_embed.num_patches + 2
+        assert torch.equal(
+            ours.forward_head(pooled, pre_logits=True),
+            theirs.forward_head(theirs.forward_features(x), pre_logits=True),
+        )
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "explicit"])
+def test_explicit_and_fused_paths_agree_with_timm(fused):
+    shape = SHAPES[0]
+    options = dict(global_pool="map", reg_tokens=2, init_values=0.5)
+    theirs = shaken(TimmViT(**shape, **options))
+    for module in theirs.modules():
+        if hasattr(module, "fused_attn"):
+            module.fused_attn = fused
+    ours = FamilyViT(FamilyConfig(**shape, **options, fused_attn=fused))
+    assert compare(ours, theirs, images_for(shape)) <= 1e-5
+
+
+def test_defaults_are_chapter_10s_model():
+    config = dict(SHAPES[0])
+    torch.manual_seed(0)
+    plain = shaken(VisionTransformer(ViTConfig(**config)))
+    family = FamilyViT(FamilyConfig(**config))
+    family.load_state_dict(plain.state_dict(), strict=True)
+    x = images_for(config)
+    with torch.no_grad():
+        assert torch.equal(family.eval()(x), plain.eval()(x))
+    assert set(family.state_dict()) == set(plain.state_dict())
+
+
+def test_shapes_at_the_seed_configuration():
+    seed = dict(
+        img_size=32,
+        patch_size=8,
+        embed_dim=1024,
+        depth=1,
+        num_heads=12,
+        head_dim=64,
+        mlp_ratio=2.0,
+        num_classes=1000,
+    )
+    x = torch.rand(4, 3, 32, 32)
+    with torch.no_grad():
+        assert FamilyViT(**seed, reg_tokens=4).forward_features(x).shape == (4, 21, 1024)
+        assert FamilyViT(**seed, distilled=True).forward_features(x).shape == (4, 18, 1024)
+        model = FamilyViT(**seed, no_embed_class=True)
+        assert model.pos_embed.shape == (1, 16, 1024) and model.embed(x).shape == (4, 17, 1024)
+        assert FamilyViT(**seed, init_values=0.1)(x).shape == (4, 1000)
+
+
+def test_the_pieces():
+    scale = LayerScale(5, 0.25)
+    assert torch.equal(scale(torch.ones(2, 5)), torch.full((2, 5), 0.25))
+    x = torch.linspace(-3, 3, 61)
+    assert torch.allclose(QuickGELU()(x), x * torch.sigmoid(1.702 * x))
+    assert activation("gelu_tanh").approximate == "tanh"
+    pool = AttentionPool(16, 4)
+    assert pool(torch.randn(3, 7, 16)).shape == (3, 16)
+    with pytest.raises(ValueError, match="unknown act_layer 'relu'"):
+        activation("relu")
+
+
+# ------------------------------------------------------------------------------ resolution
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["fp32", "fp64"])
+@pytest.mark.parametrize(
+    "options",
+    [{}, dict(no_embed_class=True), dict(reg_tokens=2), dict(class_token=False, global_pool="avg")],
+    ids=["plain", "no_embed_class", "registers", "no-class-token"],
+)
+def test_at_resolution_equals_timms_set_input_size(options, dtype):
+    shape = dict(img_size=16, patch_size=4, embed_dim=32, depth=2, num_heads=4, num_classes=7)
+    theirs = shaken(TimmViT(**shape, **options).to(dtype))
+    ours = FamilyViT(FamilyConfig(**shape, **options)).to(dtype)
+    ours.load_state_dict(theirs.state_dict())
+    theirs.set_input_size(img_size=(24, 20))
+    moved = at_resolution(ours, (24, 20))
+    assert moved.pos_embed.shape == theirs.pos_embed.shape
+    x = images_for(dict(img_size=(24, 20)), dtype=dtype)
+    with torch.no_grad():
+        assert (moved.eval()(x) - theirs.eval()(x)).abs().max().item() <= TOLERANCE[dtype]
+
+
+def test_resample_equals_timms_function_on_a_non_square_grid():
+    table = torch.randn(1, 1 + 3 * 5, 8)
+    ours = resample_pos_embed(table, (6, 4), (3, 5), num_prefix_tokens=1)
+    theirs = resample_abs_pos_embed(table, new_size=(6, 4), old_size=(3, 5), num_prefix_tokens=1)
+    assert ours.shape == (1, 25, 8) and torch.equal(ours, theirs)
+    assert torch.equal(ours[:, :1], table[:, :1])  # the class token's row is kept
+
+
+def test_plain_models_move_too_and_keep_their_mode():
+    model = VisionTransformer(
+        img_size=16, patch_size=4, embed_dim=32, depth=1, num_heads=2, num_classes=3
+    ).train()
+    moved = at_resolution(model, 24)
+    assert type(moved) is VisionTransformer and moved.training
+    assert moved.pos_embed.shape == (1, 1 + 36, 32)
+    assert torch.equal(moved.blocks[0].attn.qkv.weight, model.blocks[0].attn.qkv.weight)
+
+
+def test_resample_refuses_a_table_of_another_grid():
+    with pytest.raises(
+        ValueError,
+        match=r"pos_embed \(1, 17, 8\) is not 1 prefix rows plus a "
+        r"3 x 3 grid",
+    ):
+        resample_pos_embed(torch.zeros(1, 17, 8), (6, 6), (3, 3))
+
+
+# ------------------------------------------------------------------------------ refusals
+BASE = dict(img_size=16, patch_size=4, embed_dim=32, depth=1, num_heads=4)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(reg_tokens=-1), "reg_tokens must be an integer >= 0, got -1"),
+        (dict(reg_tokens=1.5), "reg_tokens must be an integer >= 0, got 1.5"),
+        (dict(init_values=0.0), r"init_values \(layer scale\) must be > 0 or None, got 0.0"),
+        (dict(act_layer="relu"), "unknown act_layer 'relu'"),
+        (dict(fc_norm=True, final_norm=False), "fc_norm=True asks for the final LayerNorm"),
+        (
+            dict(distilled=True, global_pool="avg"),
+            "global_pool='token' and no registers, got global_pool='avg', reg_tokens=0",
+        ),
+        (dict(distilled=True, reg_tokens=4), "got global_pool='token', reg_tokens=4"),
+        (dict(global_pool="map", num_heads=3, head_dim=8), "global_pool='map' splits D = 32"),
+        (dict(global_pool="max"), "unknown global_pool 'max'"),
+        (dict(global_pool="map", img_size=15), "img_size height 15 is not divisible"),
+    ],
+)
+def test_bad_combinations_are_refused_with_the_numbers(options, message):
+    with pytest.raises(ValueError, match=message):
+        FamilyConfig(**{**BASE, **options})
+
+
+def test_a_map_config_keeps_its_pool_name():
+    config = FamilyConfig(**BASE, global_pool="map")
+    assert config.global_pool == "map" and config.num_prefix_tokens == 1
