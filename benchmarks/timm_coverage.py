@@ -6,12 +6,14 @@
 
 Every architecture that `timm.list_models(["vit_*", "deit_*"])` registers is built with
 `pretrained=False` on the `meta` device (no weights, no memory, no download) and asked
-`vit_lib.unsupported_timm_options`. An architecture *converts* when nothing is reported. The
+`vit_lib.unsupported_family_options` (what neither the ViT of chapter 10 nor its family of
+chapter 15 expresses). An architecture *converts* when nothing is reported. The
 blocking options are counted by name (an architecture with two blockers counts under both), and
 for each architecture that does not convert, the list is kept in the JSON output.
 
-With `--sample K`, the K smallest convertible architectures (by parameter count) are built for
-real on the CPU, with random weights at a trained-like scale, converted with `from_timm`, and
+With `--sample K`, for each option of the family (registers, layer scale, ...; "plain" for the
+2020 ViT) the K smallest convertible architectures that use it (by parameter count) are built
+for real on the CPU, with random weights at a trained-like scale, converted with `from_timm`, and
 compared with timm on a batch of 2 images in float32 (eval mode): the largest absolute
 difference of the logits must be at most 1e-5. The sample is the check that "converts" means
 "computes the same thing".
@@ -33,9 +35,26 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vit_lib import from_timm, unsupported_timm_options  # noqa: E402
+from vit_lib import (  # noqa: E402
+    FamilyConfig,
+    family_config_from_timm,
+    from_timm,
+    unsupported_family_options,
+)
 
 PATTERNS = ["vit_*", "deit_*"]
+# the family's options, as fields of FamilyConfig (global_pool only counts when it is 'map')
+FAMILY_FIELDS = (
+    "reg_tokens",
+    "init_values",
+    "no_embed_class",
+    "pre_norm",
+    "final_norm",
+    "fc_norm",
+    "act_layer",
+    "distilled",
+    "global_pool",
+)
 TOLERANCE = 1e-5  # float32 logits, eval mode
 
 
@@ -46,6 +65,18 @@ def build(name: str, device: str):
         warnings.simplefilter("ignore")
         with torch.device(device):
             return timm.create_model(name, pretrained=False)
+
+
+def options_used(name: str) -> list[str]:
+    """The family options that architecture `name` uses ("plain": none of them)."""
+    config, default = family_config_from_timm(build(name, "meta")), FamilyConfig()
+    used = [
+        f"{field}={getattr(config, field)!r}"
+        for field in FAMILY_FIELDS
+        if getattr(config, field) != getattr(default, field)
+        and (field != "global_pool" or config.global_pool == "map")
+    ]
+    return used or ["plain"]
 
 
 def option_name(problem: str) -> str:
@@ -60,7 +91,7 @@ def survey() -> dict[str, list[str]]:
     found = {}
     for name in timm.list_models(PATTERNS):
         try:
-            found[name] = list(unsupported_timm_options(build(name, "meta")))
+            found[name] = list(unsupported_family_options(build(name, "meta")))
         except Exception as err:  # an architecture timm itself cannot build here
             found[name] = [f"build error: {type(err).__name__}"]
     return found
@@ -102,13 +133,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {option[:56]:<56} {count:5d}")
     checked = {}
     if args.sample:
-        sizes = {}
+        sizes, by_option = {}, collections.defaultdict(list)
         for name in converts:
-            model = build(name, "meta")
-            sizes[name] = sum(p.numel() for p in model.parameters())
-        for name in sorted(converts, key=sizes.get)[: args.sample]:
+            sizes[name] = sum(p.numel() for p in build(name, "meta").parameters())
+            for option in options_used(name):
+                by_option[option].append(name)
+        picked = sorted(
+            {name for names in by_option.values() for name in sorted(names, key=sizes.get)[: args.sample]},
+            key=sizes.get,
+        )
+        print(
+            f"\nreal weights, the {args.sample} smallest per option "
+            f"({len(by_option)} options, {len(picked)} architectures):"
+        )
+        for name in picked:
             checked[name] = equality(name)
-            print(f"  {name:<40} {sizes[name] / 1e6:7.1f} M params  max |Δ| = {checked[name]:.1e}")
+            print(
+                f"  {name:<44} {sizes[name] / 1e6:6.1f} M  max |Δ| = {checked[name]:.1e}  "
+                f"{', '.join(options_used(name))}"
+            )
         bad = {name: d for name, d in checked.items() if not d <= TOLERANCE}
         print(
             f"\nreal-weight equality: {len(checked) - len(bad)} of {len(checked)} within "
@@ -127,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                     "blockers": dict(blockers.most_common()),
                     "unsupported": {name: problems for name, problems in found.items() if problems},
                     "equality": checked,
+                    "options": {name: options_used(name) for name in checked},
                     "tolerance": TOLERANCE,
                     "seconds": round(seconds, 1),
                 },

@@ -6,6 +6,8 @@ shapes, in float32 (<= 1e-6) and float64 (<= 1e-12). The copy also goes the othe
 state_dict loads into timm's model strictly. Bad combinations are refused case by case.
 """
 
+import re
+
 import pytest
 import torch
 from timm.layers import resample_abs_pos_embed
@@ -244,3 +246,87 @@ def test_bad_combinations_are_refused_with_the_numbers(options, message):
 def test_a_map_config_keeps_its_pool_name():
     config = FamilyConfig(**BASE, global_pool="map")
     assert config.global_pool == "map" and config.num_prefix_tokens == 1
+
+
+# ------------------------------------------------------------------------------ conversion
+@pytest.mark.parametrize("name", list(OPTIONS))
+def test_from_timm_and_to_timm_round_trip_every_option(name):
+    from vit_lib import family_config_from_timm, from_timm, to_timm
+
+    shape = SHAPES[1]
+    config = FamilyConfig(**shape, **OPTIONS[name])
+    ours = shaken(FamilyViT(config))
+    theirs = to_timm(ours)
+    assert family_config_from_timm(theirs) == config  # the configuration comes back equal
+    back = from_timm(theirs)
+    assert type(back) is FamilyViT and back.config == config
+    for key, value in ours.state_dict().items():
+        assert torch.equal(back.state_dict()[key], value), key
+    x = images_for(shape)
+    with torch.no_grad():
+        assert torch.equal(back.eval()(x), theirs.eval()(x))
+
+
+def test_a_distilled_deit_round_trips():
+    from vit_lib import from_timm, to_timm
+
+    theirs = shaken(VisionTransformerDistilled(**SHAPES[0])).eval()
+    ours = from_timm(theirs)
+    assert ours.config.distilled and type(to_timm(ours)) is VisionTransformerDistilled
+    x = images_for(SHAPES[0])
+    with torch.no_grad():
+        assert torch.equal(ours.eval()(x), theirs(x))
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(qk_norm=True), r"qk_norm=True"),
+        (dict(norm_layer="rmsnorm"), r"RmsNorm"),
+        (dict(mlp_layer="swiglu", act_layer="silu"), r"mlp_layer=SwiGLU"),
+        (dict(drop_path_rate=0.1), r"drop_path_rate > 0"),
+        (dict(global_pool="max"), r"global_pool='max'"),
+    ],
+)
+def test_what_the_family_lacks_is_still_refused_by_name(options, message):
+    from timm.layers import RmsNorm, SwiGLU
+
+    from vit_lib import UnsupportedOptionError, from_timm, unsupported_family_options
+
+    kinds = {"rmsnorm": RmsNorm, "swiglu": SwiGLU}
+    options = {k: kinds.get(v, v) if isinstance(v, str) else v for k, v in options.items()}
+    model = TimmViT(**SHAPES[0], **options)
+    assert any(re.search(message, problem) for problem in unsupported_family_options(model))
+    with pytest.raises(UnsupportedOptionError, match=message):
+        from_timm(model)
+
+
+def test_a_pool_other_than_timms_defaults_is_refused():
+    from vit_lib import unsupported_family_options
+
+    model = TimmViT(**SHAPES[0], global_pool="map")
+    model.attn_pool.latent_len = 2  # as if built with two queries
+    assert "an attention pool other than AttentionPoolLatent with timm's defaults" in (
+        unsupported_family_options(model)
+    )
+
+
+def test_the_coverage_benchmark_names_each_architectures_options():
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location(
+        "timm_coverage", ROOT / "benchmarks" / "timm_coverage.py"
+    )
+    coverage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(coverage)
+    assert coverage.options_used("deit_tiny_patch16_224") == ["plain"]
+    assert coverage.options_used("deit_tiny_distilled_patch16_224") == ["distilled=True"]
+    assert coverage.options_used("vit_small_patch14_reg4_dinov2") == [
+        "reg_tokens=4",
+        "init_values=1e-05",
+        "no_embed_class=True",
+    ]
+    assert coverage.option_name("init_values (layer scale)") == "init_values"
+    assert coverage.equality("deit_tiny_patch16_224") <= coverage.TOLERANCE

@@ -528,7 +528,20 @@ def test_unsupported_timm_option_is_named(option):
         img_size=16, patch_size=8, embed_dim=16, depth=2, num_heads=2, **kwargs
     )
     with pytest.raises(UnsupportedOptionError, match=message):
-        from_timm(model)
+        config_from_timm(model)
+
+
+def test_an_image_the_patches_do_not_tile_is_refused_by_both_converters():
+    """timm's convolution drops the last 4 pixels of a 20-pixel image cut into 8-pixel patches."""
+    model = timm_vit.VisionTransformer(
+        img_size=20, patch_size=8, embed_dim=16, depth=1, num_heads=2
+    )
+    for convert in (config_from_timm, from_timm):
+        with pytest.raises(
+            UnsupportedOptionError,
+            match=r"img_size \(20, 20\) not divisible by patch_size \(8, 8\)",
+        ):
+            convert(model)
 
 
 def test_every_unsupported_option_is_listed_at_once():
@@ -548,12 +561,19 @@ def test_every_unsupported_option_is_listed_at_once():
         config_from_timm(model)
 
 
-def test_timm_subclass_is_refused():
+def test_the_distilled_subclass_needs_the_family_and_other_classes_are_refused():
     distilled = pytest.importorskip("timm.models.deit").VisionTransformerDistilled(
         img_size=16, patch_size=8, embed_dim=16, depth=1, num_heads=2
     )
-    with pytest.raises(UnsupportedOptionError, match=r"model class VisionTransformerDistilled"):
-        from_timm(distilled)
+    with pytest.raises(UnsupportedOptionError, match=r"distilled \(a distillation token"):
+        config_from_timm(distilled)
+    assert type(from_timm(distilled)).__name__ == "FamilyViT"  # chapter 15 builds it
+    relpos = pytest.importorskip("timm.models.vision_transformer_relpos")
+    other = relpos.VisionTransformerRelPos(
+        img_size=16, patch_size=8, embed_dim=16, depth=1, num_heads=2
+    )
+    with pytest.raises(UnsupportedOptionError, match=r"model class VisionTransformerRelPos"):
+        from_timm(other)
 
 
 def test_to_timm_refuses_sincos_positions():

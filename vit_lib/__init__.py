@@ -34,7 +34,7 @@ from .pretrained import Pretrained, save_pretrained, load_pretrained
 from .fashion_mnist import load_fashion_mnist, load_dataset
 from .family import (
     FamilyConfig, FamilyViT, LayerScale, AttentionPool, QuickGELU, resample_pos_embed,
-    at_resolution,
+    at_resolution, unsupported_family_options, family_config_from_timm,
 )
 
 # Names of command-line modules, imported on first use (PEP 562).
@@ -125,4 +125,6 @@ __all__ = [
     "QuickGELU",
     "resample_pos_embed",
     "at_resolution",
+    "unsupported_family_options",
+    "family_config_from_timm",
 ]

@@ -30,7 +30,8 @@ from vit_lib.tokens import add_pos_embed, sincos_pos_embed
 # what `import vit_lib` offers from this module; the rest is importable from it by name
 __all__ = [
     "FamilyConfig", "FamilyViT", "LayerScale", "AttentionPool", "QuickGELU",
-    "resample_pos_embed", "at_resolution",
+    "resample_pos_embed", "at_resolution", "unsupported_family_options",
+    "family_config_from_timm",
 ]
 
 ACTIVATIONS = ("gelu", "gelu_tanh", "quick_gelu")
@@ -279,6 +280,153 @@ class FamilyViT(VisionTransformer):
 
 
 # --- chapters/15_family.md, cell 37 ---
+from vit_lib.timm_compat import (  # noqa: E402  (the converter of chapter 11)
+    _import_timm,
+    _is_identity,
+    load_exact,
+    refuse,
+    timm_config_fields,
+    timm_kwargs,
+    unsupported_timm_options,
+)
+
+# What chapter 11's checker reports that the family builds (checked again, in detail, below).
+FAMILY_OPTIONS = (
+    "reg_tokens=", "init_values", "no_embed_class=True", "pre_norm=True",
+    "patch embedding without bias", "fc_norm=", "final_norm=False", "global_pool='map'",
+    "attention pooling", "act_layer=", "distilled",
+)
+
+
+def _activation_name(act: nn.Module) -> str | None:
+    """'gelu', 'gelu_tanh' or 'quick_gelu' for a timm or PyTorch activation module, else None."""
+    kind = type(act).__name__
+    if isinstance(act, nn.GELU):
+        return {"none": "gelu", "tanh": "gelu_tanh"}.get(act.approximate)
+    return {"GELU": "gelu", "GELUTanh": "gelu_tanh", "QuickGELU": "quick_gelu"}.get(kind)
+
+
+def unsupported_family_options(model: nn.Module) -> dict[str, str]:
+    """What a `FamilyConfig` cannot express in a timm ViT, {option: where}; empty: it converts."""
+    vt, layers = _import_timm()
+    problems = {option: where for option, where in unsupported_timm_options(model).items()
+                if not option.startswith(FAMILY_OPTIONS)}
+    if not isinstance(model, vt.VisionTransformer) or not len(model.blocks):
+        return problems
+
+    def check(ok: bool, option: str, where: str) -> None:
+        if not ok:
+            problems.setdefault(option, where)
+
+    distilled = getattr(model, "dist_token", None) is not None
+    registers = 0 if model.reg_token is None else model.reg_token.shape[1]
+    check(model.num_prefix_tokens == int(model.cls_token is not None) + int(distilled) + registers,
+          "prefix tokens other than class, distillation and register tokens", "num_prefix_tokens")
+    if distilled:
+        check(type(model).__name__ == "VisionTransformerDistilled" and model.global_pool == "token"
+              and not registers and not getattr(model, "distilled_training", False),
+              "a distillation token other than DeiT's", "dist_token")
+    pre_norm = not _is_identity(model.norm_pre)
+    conv = getattr(model.patch_embed, "proj", None)     # chapter 11 judges other embeddings
+    if isinstance(conv, nn.Conv2d):
+        check((conv.bias is None) == pre_norm,
+              "a patch bias that is not `not pre_norm` (timm ties the two)", "patch_embed.proj")
+    names, scales = set(), set()
+    for i, block in enumerate(model.blocks):
+        if type(block) is vt.Block and type(block.mlp) is layers.Mlp:
+            names.add(_activation_name(block.mlp.act))
+            scales.add(tuple(type(ls).__name__ for ls in (block.ls1, block.ls2)))
+            for ls in (block.ls1, block.ls2):
+                check(_is_identity(ls) or (type(ls) is layers.LayerScale and not ls.inplace),
+                      f"a layer scale other than timm's LayerScale ({type(ls).__name__})",
+                      f"blocks.{i}.ls1")
+    check(None not in names, "an activation other than GELU, GELU-tanh or QuickGELU",
+          "blocks.0.mlp.act")
+    check(len(names) <= 1 and len(scales) <= 1, "blocks that differ in activation or layer scale",
+          "blocks")
+    check(not (not _is_identity(model.norm) and not _is_identity(model.fc_norm)),
+          "both norm and fc_norm", "norm")
+    for name in ("norm_pre", "norm", "fc_norm"):
+        norm = getattr(model, name)
+        check(_is_identity(norm) or (type(norm) in (nn.LayerNorm, layers.LayerNorm)
+                                     and norm.bias is not None), f"{name}={type(norm).__name__}",
+              name)
+    pool = getattr(model, "attn_pool", None)
+    if model.global_pool == "map":
+        block, dim = model.blocks[0], model.embed_dim
+        check(type(pool) is layers.AttentionPoolLatent and pool.latent_len == 1
+              and pool.pos_embed is None and isinstance(pool.q, nn.Linear)
+              and _is_identity(pool.q_norm) and pool.pool == "token" and pool.mlp is not None
+              and pool.num_heads == block.attn.num_heads and pool.head_dim * pool.num_heads == dim
+              and pool.mlp.fc1.out_features == block.mlp.fc1.out_features
+              and _activation_name(pool.mlp.act) in names
+              and not getattr(model, "pool_include_prefix", False),
+              "an attention pool other than AttentionPoolLatent with timm's defaults", "attn_pool")
+    return problems
+
+
+def family_config_from_timm(model: nn.Module) -> FamilyConfig:
+    """The `FamilyConfig` of a timm ViT; raises `UnsupportedOptionError` naming what is missing."""
+    refuse(unsupported_family_options(model), "vit_lib (chapters 10 and 15)")
+    block = model.blocks[0]
+    norm_before, norm_after = not _is_identity(model.norm), not _is_identity(model.fc_norm)
+    return FamilyConfig(
+        **timm_config_fields(model),
+        reg_tokens=0 if model.reg_token is None else model.reg_token.shape[1],
+        init_values=None if _is_identity(block.ls1) else block.ls1.init_values,
+        no_embed_class=bool(model.no_embed_class),
+        pre_norm=not _is_identity(model.norm_pre),
+        final_norm=norm_before or norm_after,
+        # None where timm's default rule gives the same placement: after pooling for 'avg' only
+        fc_norm=None if not (norm_before or norm_after)
+        or norm_after == (model.global_pool == "avg") else norm_after,
+        act_layer=_activation_name(block.mlp.act),
+        distilled=getattr(model, "dist_token", None) is not None,
+    )
+
+
+def family_from_timm(model: nn.Module) -> FamilyViT:
+    """Our `FamilyViT` computing what the timm `model` computes, its weights copied exactly."""
+    config = family_config_from_timm(model)
+    like = next(model.parameters())
+    ours = FamilyViT(config).to(device=like.device, dtype=like.dtype)
+    if ours.attn_pool is not None:
+        ours.attn_pool.fused_attn = bool(model.attn_pool.fused_attn)
+    load_exact(ours, model.state_dict(), "timm")
+    return ours.train(model.training)
+
+
+def family_timm_kwargs(config: FamilyConfig) -> dict:
+    """Keyword arguments of timm's `VisionTransformer` (or DeiT's distilled one) for `config`."""
+    kwargs = timm_kwargs(config)
+    kwargs.update(
+        reg_tokens=config.reg_tokens, init_values=config.init_values,
+        no_embed_class=config.no_embed_class, pre_norm=config.pre_norm,
+        final_norm=config.final_norm, fc_norm=config.fc_norm,
+    )
+    if config.act_layer != "gelu":
+        kwargs["act_layer"] = config.act_layer
+    return kwargs
+
+
+def family_to_timm(model: FamilyViT) -> nn.Module:
+    """A timm model computing what our `FamilyViT` computes, its weights copied exactly."""
+    vt, _ = _import_timm()
+    from timm.models.deit import VisionTransformerDistilled
+
+    kind = VisionTransformerDistilled if model.config.distilled else vt.VisionTransformer
+    reference = kind(**family_timm_kwargs(model.config))
+    for ours, theirs in zip(model.blocks, reference.blocks):
+        theirs.attn.fused_attn = ours.attn.fused_attn
+    if model.attn_pool is not None:
+        reference.attn_pool.fused_attn = model.attn_pool.fused_attn
+    like = next(model.parameters())
+    reference = reference.to(device=like.device, dtype=like.dtype)
+    load_exact(reference, model.state_dict(), "vit_lib")
+    return reference.train(model.training)
+
+
+# --- chapters/15_family.md, cell 43 ---
 def resample_pos_embed(pos_embed: torch.Tensor, new_grid: tuple[int, int],
                        old_grid: tuple[int, int], num_prefix_tokens: int = 1) -> torch.Tensor:
     """A (1, prefix + gh*gw, D) position table resized to another patch grid, as timm does.

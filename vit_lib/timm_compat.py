@@ -53,17 +53,18 @@ def unsupported_timm_options(model: nn.Module) -> dict[str, str]:
     """Every option of a timm ViT that vit_lib cannot express, as {option: where it was found}.
 
     Reads the modules, not the model's name: a model built by hand or by `timm.create_model`
-    is judged by what it contains. An empty dict means `from_timm` can convert it.
+    is judged by what it contains. An empty dict means a `ViTConfig` expresses it; `from_timm`
+    converts more (the family of chapter 15: `vit_lib.unsupported_family_options`).
 
     Args:
         model: a `timm.models.vision_transformer.VisionTransformer`.
     """
     vt, layers = _import_timm()
-    if type(model) is not vt.VisionTransformer:
+    if not isinstance(model, vt.VisionTransformer):
         return {
             f"model class {type(model).__name__}: only "
-            "timm.models.vision_transformer.VisionTransformer itself "
-            "(not distilled, relative-position, hybrid or EVA variants)": "the model"
+            "timm.models.vision_transformer.VisionTransformer and its subclasses "
+            "(not relative-position or EVA variants)": "the model"
         }
     problems: dict[str, str] = {}
 
@@ -79,7 +80,9 @@ def unsupported_timm_options(model: nn.Module) -> dict[str, str]:
                   "LayerNorm without weight and bias", where)
 
     # Stages 1-4: patch embedding, prefix tokens, positions.
-    prefix = int(model.cls_token is not None)
+    distilled = getattr(model, "dist_token", None) is not None      # DeiT's subclass
+    check(not distilled, "distilled (a distillation token and a second head)", "dist_token")
+    prefix = int(model.cls_token is not None) + int(distilled)
     check(model.num_prefix_tokens == prefix,
           f"reg_tokens={model.num_prefix_tokens - prefix} (registers)", "reg_token")
     no_embed_class = getattr(model, "no_embed_class", False)
@@ -105,6 +108,9 @@ def unsupported_timm_options(model: nn.Module) -> dict[str, str]:
         check(not pe.dynamic_img_pad, "dynamic_img_pad=True", "patch_embed")
         check(pe.strict_img_size and pe.flatten,
               "strict_img_size=False or flatten=False", "patch_embed")
+        check(all(i % p == 0 for i, p in zip(pe.img_size, pe.patch_size)),
+              f"img_size {tuple(pe.img_size)} not divisible by patch_size {tuple(pe.patch_size)} "
+              "(timm's convolution drops the rest)", "patch_embed")
         stride_p = tuple(conv.kernel_size) == tuple(conv.stride) == tuple(pe.patch_size)
         check(stride_p and tuple(conv.padding) == (0, 0),
               "a patch embedding other than a stride-P conv", "patch_embed")
@@ -189,27 +195,25 @@ def unsupported_timm_options(model: nn.Module) -> dict[str, str]:
 
 
 # --- chapters/11_timm.md, cell 14 ---
-def config_from_timm(model: nn.Module) -> ViTConfig:
-    """The `ViTConfig` of a timm `VisionTransformer`, read from its modules.
-
-    Raises `UnsupportedOptionError`, listing every option vit_lib cannot express. Square sizes
-    come back as ints and `head_dim` as None when it is D // h, so a config that goes to timm
-    and back comes back equal.
-
-    Args:
-        model: a `timm.models.vision_transformer.VisionTransformer`.
-    """
-    problems = unsupported_timm_options(model)
+def refuse(problems: dict[str, str], what: str = "vit_lib's ViTConfig") -> None:
+    """Raise `UnsupportedOptionError` listing every problem, if there is any."""
     if problems:
         lines = "\n".join(f"  - {option}, at {where}" for option, where in problems.items())
         raise UnsupportedOptionError(
-            f"this timm VisionTransformer uses options vit_lib cannot express:\n{lines}"
+            f"this timm VisionTransformer uses options {what} cannot express:\n{lines}"
         )
+
+
+def timm_config_fields(model: nn.Module) -> dict:
+    """The `ViTConfig` fields of a timm `VisionTransformer`, read from its modules, unchecked."""
     pe, attn, mlp = model.patch_embed, model.blocks[0].attn, model.blocks[0].mlp
     dim, hidden = pe.proj.out_channels, mlp.fc1.out_features    # D, D_ff
     img, patch = tuple(pe.img_size), tuple(pe.patch_size)
     drop = getattr(model, "patch_drop", None)                   # PatchDropout; Identity when off
-    config = ViTConfig(
+    if int(dim * (hidden / dim)) != hidden:
+        raise UnsupportedOptionError(f"MLP width {hidden} is not int(embed_dim * mlp_ratio), "
+                                     f"mlp_ratio = {hidden} / {dim}")
+    return dict(
         img_size=img[0] if img[0] == img[1] else img,
         patch_size=patch[0] if patch[0] == patch[1] else patch,
         in_chans=pe.proj.in_channels,
@@ -229,10 +233,21 @@ def config_from_timm(model: nn.Module) -> ViTConfig:
         norm_eps=model.blocks[0].norm1.eps,
         fused_attn=bool(attn.fused_attn),
     )
-    if int(dim * config.mlp_ratio) != hidden:
-        raise UnsupportedOptionError(f"MLP width {hidden} is not int(embed_dim * mlp_ratio), "
-                                     f"mlp_ratio = {hidden} / {dim}")
-    return config
+
+
+def config_from_timm(model: nn.Module) -> ViTConfig:
+    """The `ViTConfig` of a timm `VisionTransformer`, read from its modules.
+
+    Raises `UnsupportedOptionError`, listing every option a `ViTConfig` cannot express (the
+    family of chapter 15 expresses more: `from_timm` uses it). Square sizes come back as ints
+    and `head_dim` as None when it is D // h, so a config that goes to timm and back comes back
+    equal.
+
+    Args:
+        model: a `timm.models.vision_transformer.VisionTransformer`.
+    """
+    refuse(unsupported_timm_options(model))
+    return ViTConfig(**timm_config_fields(model))
 
 
 # --- chapters/11_timm.md, cell 16 ---
@@ -272,6 +287,11 @@ def from_timm(model: nn.Module) -> VisionTransformer:
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"from_timm expects a timm VisionTransformer, got {type(model).__name__}")
+    if unsupported_timm_options(model):
+        # not the 2020 ViT: perhaps one of its family (chapter 15), which says what it lacks
+        from vit_lib.family import family_from_timm
+
+        return family_from_timm(model)
     config = config_from_timm(model)
     like = next(model.parameters())
     ours = VisionTransformer(config).to(device=like.device, dtype=like.dtype)
@@ -337,6 +357,11 @@ def to_timm(model: VisionTransformer) -> nn.Module:
     """
     if not isinstance(model, VisionTransformer):
         raise TypeError(f"to_timm expects a vit_lib VisionTransformer, got {type(model).__name__}")
+    if type(model.config) is not ViTConfig:
+        # a FamilyConfig: chapter 15 builds its twin
+        from vit_lib.family import family_to_timm
+
+        return family_to_timm(model)
     vt, _ = _import_timm()
     reference = vt.VisionTransformer(**timm_kwargs(model.config))
     for ours, theirs in zip(model.blocks, reference.blocks):
