@@ -15,6 +15,7 @@ from timm.models.deit import VisionTransformerDistilled
 from timm.models.vision_transformer import VisionTransformer as TimmViT
 from torch import nn
 
+from conftest import images_for, like_trained
 from vit_lib import VisionTransformer, ViTConfig
 from vit_lib.family import (
     AttentionPool,
@@ -60,25 +61,6 @@ OPTIONS = {
 }
 
 
-def shaken(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Every parameter random at a trained-like scale (timm's init hides wiring mistakes)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            noise = torch.randn(p.shape, generator=g, dtype=torch.float64).to(p.dtype)
-            p.copy_(noise / p[0].numel() ** 0.5 if p.ndim >= 2 else 1 + 0.3 * noise)
-    return model
-
-
-def images_for(shape: dict, n: int = 3, dtype=torch.float32) -> torch.Tensor:
-    size = shape["img_size"]
-    h, w = (size, size) if isinstance(size, int) else size
-    g = torch.Generator().manual_seed(1)
-    return torch.randn(n, shape.get("in_chans", 3), h, w, generator=g, dtype=torch.float64).to(
-        dtype
-    )
-
-
 def compare(ours: nn.Module, theirs: nn.Module, x: torch.Tensor) -> float:
     ours.load_state_dict(theirs.state_dict(), strict=True)
     theirs.load_state_dict(ours.state_dict(), strict=True)  # and back, every key
@@ -91,18 +73,18 @@ def compare(ours: nn.Module, theirs: nn.Module, x: torch.Tensor) -> float:
 @pytest.mark.parametrize("name", list(OPTIONS))
 def test_each_option_equals_timm(name, shape, dtype):
     options = OPTIONS[name]  # with num_classes=0 (no head) the pooled features are compared
-    theirs = shaken(TimmViT(**shape, **options).to(dtype))
+    theirs = like_trained(TimmViT(**shape, **options).to(dtype))
     ours = FamilyViT(FamilyConfig(**shape, **options)).to(dtype)
-    delta = compare(ours, theirs, images_for(shape, dtype=dtype))
+    delta = compare(ours, theirs, images_for(theirs, batch=3, dtype=dtype))
     assert delta <= TOLERANCE[dtype], f"{name}: max |Δ| = {delta:.2e}"
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["fp32", "fp64"])
 @pytest.mark.parametrize("shape", SHAPES[:2], ids=["square", "non-square"])
 def test_distillation_token_equals_timm(shape, dtype):
-    theirs = shaken(VisionTransformerDistilled(**shape).to(dtype))
+    theirs = like_trained(VisionTransformerDistilled(**shape).to(dtype))
     ours = FamilyViT(FamilyConfig(**shape, distilled=True)).to(dtype)
-    x = images_for(shape, dtype=dtype)
+    x = images_for(theirs, batch=3, dtype=dtype)
     assert compare(ours, theirs, x) <= TOLERANCE[dtype]
     with torch.no_grad():
         pooled = ours.forward_features(x)
@@ -117,21 +99,21 @@ def test_distillation_token_equals_timm(shape, dtype):
 def test_explicit_and_fused_paths_agree_with_timm(fused):
     shape = SHAPES[0]
     options = dict(global_pool="map", reg_tokens=2, init_values=0.5)
-    theirs = shaken(TimmViT(**shape, **options))
+    theirs = like_trained(TimmViT(**shape, **options))
     for module in theirs.modules():
         if hasattr(module, "fused_attn"):
             module.fused_attn = fused
     ours = FamilyViT(FamilyConfig(**shape, **options, fused_attn=fused))
-    assert compare(ours, theirs, images_for(shape)) <= 1e-5
+    assert compare(ours, theirs, images_for(theirs, batch=3)) <= 1e-5
 
 
 def test_defaults_are_chapter_10s_model():
     config = dict(SHAPES[0])
     torch.manual_seed(0)
-    plain = shaken(VisionTransformer(ViTConfig(**config)))
+    plain = like_trained(VisionTransformer(ViTConfig(**config)))
     family = FamilyViT(FamilyConfig(**config))
     family.load_state_dict(plain.state_dict(), strict=True)
-    x = images_for(config)
+    x = images_for(plain, batch=3)
     with torch.no_grad():
         assert torch.equal(family.eval()(x), plain.eval()(x))
     assert set(family.state_dict()) == set(plain.state_dict())
@@ -178,13 +160,13 @@ def test_the_pieces():
 )
 def test_at_resolution_equals_timms_set_input_size(options, dtype):
     shape = dict(img_size=16, patch_size=4, embed_dim=32, depth=2, num_heads=4, num_classes=7)
-    theirs = shaken(TimmViT(**shape, **options).to(dtype))
+    theirs = like_trained(TimmViT(**shape, **options).to(dtype))
     ours = FamilyViT(FamilyConfig(**shape, **options)).to(dtype)
     ours.load_state_dict(theirs.state_dict())
     theirs.set_input_size(img_size=(24, 20))
     moved = at_resolution(ours, (24, 20))
     assert moved.pos_embed.shape == theirs.pos_embed.shape
-    x = images_for(dict(img_size=(24, 20)), dtype=dtype)
+    x = images_for(moved, batch=3, dtype=dtype)
     with torch.no_grad():
         assert (moved.eval()(x) - theirs.eval()(x)).abs().max().item() <= TOLERANCE[dtype]
 
@@ -255,14 +237,14 @@ def test_from_timm_and_to_timm_round_trip_every_option(name):
 
     shape = SHAPES[1]
     config = FamilyConfig(**shape, **OPTIONS[name])
-    ours = shaken(FamilyViT(config))
+    ours = like_trained(FamilyViT(config))
     theirs = to_timm(ours)
     assert family_config_from_timm(theirs) == config  # the configuration comes back equal
     back = from_timm(theirs)
     assert type(back) is FamilyViT and back.config == config
     for key, value in ours.state_dict().items():
         assert torch.equal(back.state_dict()[key], value), key
-    x = images_for(shape)
+    x = images_for(ours, batch=3)
     with torch.no_grad():
         assert torch.equal(back.eval()(x), theirs.eval()(x))
 
@@ -270,10 +252,10 @@ def test_from_timm_and_to_timm_round_trip_every_option(name):
 def test_a_distilled_deit_round_trips():
     from vit_lib import from_timm, to_timm
 
-    theirs = shaken(VisionTransformerDistilled(**SHAPES[0])).eval()
+    theirs = like_trained(VisionTransformerDistilled(**SHAPES[0])).eval()
     ours = from_timm(theirs)
     assert ours.config.distilled and type(to_timm(ours)) is VisionTransformerDistilled
-    x = images_for(SHAPES[0])
+    x = images_for(theirs, batch=3)
     with torch.no_grad():
         assert torch.equal(ours.eval()(x), theirs(x))
 

@@ -1,5 +1,5 @@
-"""vit_lib.timm_compat: timm <-> vit_lib conversion is exact, matches stage by stage, refuses what "
-"it cannot express."""
+"""vit_lib.timm_compat: timm <-> vit_lib conversion is exact, matches stage by stage, refuses
+what it cannot express."""
 
 import dataclasses
 import functools
@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import images_for, like_trained
 from vit_lib import (
     UnsupportedOptionError,
     VisionTransformer,
@@ -38,25 +39,6 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def like_trained(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Overwrite every parameter with random values of trained-like size.
-
-    timm's initialisation hides bugs: zero biases make a dropped bias invisible, unit LayerNorm
-    weights make swapped norms invisible. Random values everywhere make every parameter count.
-    """
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            noise = torch.randn(p.shape, generator=g, dtype=torch.float64).to(p.dtype)
-            if p.ndim >= 2 and name not in ("cls_token", "pos_embed"):
-                p.copy_(noise / p[0].numel() ** 0.5)  # weights: std 1/sqrt(fan_in)
-            elif "norm" in name and name.endswith("weight"):
-                p.copy_(1 + 0.2 * noise)  # LayerNorm gains around 1
-            else:
-                p.copy_(0.2 * noise)  # biases, class token, positions
-    return model
-
-
 def timm_model(dtype=torch.float32, fused_attn=True, **kwargs) -> nn.Module:
     """A small timm VisionTransformer with trained-like weights, in eval mode."""
     kwargs = {
@@ -73,16 +55,6 @@ def timm_model(dtype=torch.float32, fused_attn=True, **kwargs) -> nn.Module:
     for block in model.blocks:
         block.attn.fused_attn = fused_attn
     return like_trained(model).to(dtype).eval()
-
-
-def images_for(
-    model: nn.Module, batch: int = 2, dtype=torch.float32, seed: int = 1
-) -> torch.Tensor:
-    h, w = model.patch_embed.img_size
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(
-        batch, model.patch_embed.proj.in_channels, h, w, generator=g, dtype=torch.float64
-    ).to(dtype)
 
 
 # The grid: every option both libraries express, each value in at least one case, small widths.
