@@ -110,9 +110,16 @@ def equality(name: str, seed: int = 0) -> float:
     return (ours(x) - reference(x)).abs().max().item()
 
 
+def non_negative(text: str) -> int:
+    """An argparse type: an integer >= 0."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sample", type=int, default=0, help="real-weight checks per option")
+    parser.add_argument("--sample", type=non_negative, default=0, help="real-weight checks per option")
     parser.add_argument("--output", type=Path, default=None, help="write the results as JSON")
     args = parser.parse_args(argv)
     try:
