@@ -54,6 +54,10 @@ FAMILY_FIELDS = (
     "act_layer",
     "distilled",
     "global_pool",
+    "block_fn",
+    "mlp_layer",
+    "norm_layer",
+    "qk_norm",
 )
 TOLERANCE = 1e-5  # float32 logits, eval mode
 

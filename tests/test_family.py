@@ -6,12 +6,22 @@ shapes, in float32 (<= 1e-6) and float64 (<= 1e-12). The copy also goes the othe
 state_dict loads into timm's model strictly. Bad combinations are refused case by case.
 """
 
+import functools
 import re
 
 import pytest
 import torch
-from timm.layers import resample_abs_pos_embed
+from timm.layers import GluMlp as TimmGluMlp
+from timm.layers import RmsNorm as TimmRmsNorm
+from timm.layers import SwiGLUPacked, resample_abs_pos_embed
 from timm.models.deit import VisionTransformerDistilled
+from timm.models.vision_transformer import (
+    ParallelScalingBlock as TimmParallelScalingBlock,
+)
+from timm.models.vision_transformer import (
+    ParallelThingsBlock,
+)
+from timm.models.vision_transformer import ResPostBlock as TimmResPostBlock
 from timm.models.vision_transformer import VisionTransformer as TimmViT
 from torch import nn
 
@@ -21,8 +31,13 @@ from vit_lib.family import (
     AttentionPool,
     FamilyConfig,
     FamilyViT,
+    GluMlp,
     LayerScale,
+    ParallelBlock,
+    ParallelScalingBlock,
     QuickGELU,
+    ResPostBlock,
+    RmsNorm,
     activation,
     at_resolution,
     resample_pos_embed,
@@ -58,6 +73,51 @@ OPTIONS = {
     "clip-like": dict(pre_norm=True, act_layer="quick_gelu"),
     "dinov2-like": dict(reg_tokens=4, init_values=1.0),
     "deit3-like": dict(no_embed_class=True, init_values=1e-6),
+    "dynamic_img_size": dict(dynamic_img_size=True),
+    "dynamic_img_size, registers": dict(dynamic_img_size=True, reg_tokens=2, no_embed_class=True),
+}
+XP = dict(pre_norm=True, no_embed_class=True, qkv_bias=False, qk_norm=True)  # timm's xp models
+# options timm spells as classes: (ours, timm's)
+SPELLED = {
+    "res_post": (dict(block_fn="res_post"), dict(block_fn=TimmResPostBlock)),
+    "res_post, init_values, avg": (
+        dict(block_fn="res_post", init_values=0.5, class_token=False, global_pool="avg"),
+        dict(block_fn=TimmResPostBlock, init_values=0.5, class_token=False, global_pool="avg"),
+    ),
+    "parallel": (dict(block_fn="parallel"), dict(block_fn=ParallelThingsBlock)),
+    "parallel, layer scale, registers": (
+        dict(block_fn="parallel", init_values=1e-5, reg_tokens=2),
+        dict(block_fn=ParallelThingsBlock, init_values=1e-5, reg_tokens=2),
+    ),
+    "parallel_scaling": (
+        dict(block_fn="parallel_scaling"),
+        dict(block_fn=TimmParallelScalingBlock),
+    ),
+    "parallel_scaling, no qkv bias, layer scale": (
+        dict(block_fn="parallel_scaling", qkv_bias=False, init_values=1e-5),
+        dict(block_fn=TimmParallelScalingBlock, qkv_bias=False, init_values=1e-5),
+    ),
+    "xp": (
+        dict(XP, block_fn="parallel_scaling", norm_layer="rmsnorm"),
+        dict(XP, block_fn=TimmParallelScalingBlock, norm_layer=TimmRmsNorm),
+    ),
+    "swiglu": (
+        dict(mlp_layer="glu", act_layer="silu", init_values=1e-5),
+        dict(mlp_layer=SwiGLUPacked, act_layer="silu", init_values=1e-5),
+    ),
+    "glu, gelu": (
+        dict(mlp_layer="glu"),
+        dict(mlp_layer=functools.partial(TimmGluMlp, gate_last=False)),
+    ),
+    "parallel, swiglu": (
+        dict(block_fn="parallel", mlp_layer="glu", act_layer="silu"),
+        dict(block_fn=ParallelThingsBlock, mlp_layer=SwiGLUPacked, act_layer="silu"),
+    ),
+    "rmsnorm": (dict(norm_layer="rmsnorm"), dict(norm_layer=TimmRmsNorm)),
+    "rmsnorm, map, pre_norm": (
+        dict(norm_layer="rmsnorm", global_pool="map", pre_norm=True),
+        dict(norm_layer=TimmRmsNorm, global_pool="map", pre_norm=True),
+    ),
 }
 
 
@@ -80,6 +140,40 @@ def test_each_option_equals_timm(name, shape, dtype):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["fp32", "fp64"])
+@pytest.mark.parametrize("shape", SHAPES, ids=["square", "non-square", "patch-4x2"])
+@pytest.mark.parametrize("name", list(SPELLED))
+def test_each_block_mlp_and_norm_equals_timm(name, shape, dtype):
+    ours_options, timm_options = SPELLED[name]
+    theirs = like_trained(TimmViT(**shape, **timm_options).to(dtype))
+    ours = FamilyViT(FamilyConfig(**shape, **ours_options)).to(dtype)
+    delta = compare(ours, theirs, images_for(theirs, batch=3, dtype=dtype))
+    assert delta <= TOLERANCE[dtype], f"{name}: max |Δ| = {delta:.2e}"
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["fp32", "fp64"])
+@pytest.mark.parametrize("size", [(16, 16), (24, 20), (8, 28)], ids=["native", "larger", "wide"])
+@pytest.mark.parametrize(
+    "options", [{}, dict(no_embed_class=True, reg_tokens=2)], ids=["plain", "no_embed_class"]
+)
+def test_dynamic_img_size_equals_timm_at_other_sizes(options, size, dtype):
+    shape = dict(SHAPES[0], dynamic_img_size=True, **options)
+    theirs = like_trained(TimmViT(**shape).to(dtype))
+    ours = FamilyViT(FamilyConfig(**shape)).to(dtype)
+    x = torch.rand(3, 3, *size, dtype=dtype)
+    assert compare(ours, theirs, x) <= TOLERANCE[dtype]
+    with torch.no_grad():
+        tokens = ours.forward_features(x)
+    assert tokens.shape == (
+        3,
+        3 + size[0] // 4 * (size[1] // 4) if options else 1 + size[0] // 4 * (size[1] // 4),
+        32,
+    )
+    assert ours.pos_embed.shape[1] == (16 if options else 17)  # the stored table stays
+    with pytest.raises(ValueError, match="input height 18 is not divisible by the patch size 4"):
+        ours(torch.rand(1, 3, 18, 16, dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["fp32", "fp64"])
 @pytest.mark.parametrize("shape", SHAPES[:2], ids=["square", "non-square"])
 def test_distillation_token_equals_timm(shape, dtype):
     theirs = like_trained(VisionTransformerDistilled(**shape).to(dtype))
@@ -95,16 +189,40 @@ def test_distillation_token_equals_timm(shape, dtype):
         )
 
 
+@pytest.mark.parametrize("block", ["block", "res_post", "parallel", "parallel_scaling"])
 @pytest.mark.parametrize("fused", [True, False], ids=["fused", "explicit"])
-def test_explicit_and_fused_paths_agree_with_timm(fused):
+def test_explicit_and_fused_paths_agree_with_timm(fused, block):
     shape = SHAPES[0]
     options = dict(global_pool="map", reg_tokens=2, init_values=0.5)
-    theirs = like_trained(TimmViT(**shape, **options))
+    timm_block = {
+        "res_post": TimmResPostBlock,
+        "parallel": ParallelThingsBlock,
+        "parallel_scaling": TimmParallelScalingBlock,
+    }
+    kind = {"block_fn": timm_block[block]} if block in timm_block else {}
+    theirs = like_trained(TimmViT(**shape, **options, **kind))
     for module in theirs.modules():
         if hasattr(module, "fused_attn"):
             module.fused_attn = fused
-    ours = FamilyViT(FamilyConfig(**shape, **options, fused_attn=fused))
+    ours = FamilyViT(FamilyConfig(**shape, **options, block_fn=block, fused_attn=fused))
+    assert ours.fused_attn == fused
     assert compare(ours, theirs, images_for(theirs, batch=3)) <= 1e-5
+
+
+@pytest.mark.parametrize("block", ["res_post", "parallel", "parallel_scaling"])
+def test_attention_maps_of_other_blocks(block):
+    model = FamilyViT(FamilyConfig(**SHAPES[0], block_fn=block)).eval()
+    x = images_for(model, batch=3)
+    maps = model.attention_maps(x)
+    heads = 4 * (2 if block == "parallel" else 1)  # the parallel block's two branches
+    assert len(maps) == 2 and maps[0].shape == (3, heads, 17, 17)
+    assert torch.allclose(maps[0].sum(-1), torch.ones(3, heads, 17))
+    model.fused_attn = False  # the explicit path gives the same logits as the fused one
+    with torch.no_grad():
+        explicit = model(x)
+    model.fused_attn = True
+    with torch.no_grad():
+        assert (model(x) - explicit).abs().max() <= 1e-5
 
 
 def test_defaults_are_chapter_10s_model():
@@ -137,6 +255,17 @@ def test_shapes_at_the_seed_configuration():
         model = FamilyViT(**seed, no_embed_class=True)
         assert model.pos_embed.shape == (1, 16, 1024) and model.embed(x).shape == (4, 17, 1024)
         assert FamilyViT(**seed, init_values=0.1)(x).shape == (4, 1000)
+        maps = FamilyViT(**seed, block_fn="parallel").attention_maps(x)
+        assert maps[0].shape == (4, 24, 17, 17)
+        glu = FamilyViT(**seed, mlp_layer="glu", act_layer="silu").blocks[0].mlp
+        tokens = torch.rand(4, 17, 1024)
+        assert glu.fc1(tokens).shape == (4, 17, 2048) and glu(tokens).shape == (4, 17, 1024)
+        fused = FamilyViT(
+            **dict(seed, num_heads=16, head_dim=None), block_fn="parallel_scaling"
+        ).blocks[0]
+        assert fused.in_proj(tokens).shape == (4, 17, 2048 + 3 * 1024)
+        dynamic = FamilyViT(**seed, dynamic_img_size=True)
+        assert dynamic.forward_features(torch.rand(4, 3, 48, 48)).shape == (4, 37, 1024)
 
 
 def test_the_pieces():
@@ -149,6 +278,17 @@ def test_the_pieces():
     assert pool(torch.randn(3, 7, 16)).shape == (3, 16)
     with pytest.raises(ValueError, match="unknown act_layer 'relu'"):
         activation("relu")
+    tokens = torch.randn(3, 7, 16, dtype=torch.float64)
+    ours, theirs = RmsNorm(16).double(), TimmRmsNorm(16).double()
+    theirs.weight.data.normal_()
+    ours.load_state_dict(theirs.state_dict())
+    assert (ours(tokens) - theirs(tokens)).abs().max() <= 1e-12
+    assert [name for name, _ in ours.named_parameters()] == ["weight"]
+    ours, theirs = GluMlp(16, 12).double(), SwiGLUPacked(16, 12).double()
+    ours.load_state_dict(theirs.state_dict())
+    assert ours.fc2.in_features == 6 and (ours(tokens) - theirs(tokens)).abs().max() <= 1e-12
+    assert isinstance(ResPostBlock(16, 4), nn.Module) and ParallelBlock(16, 4).attns[1].ls
+    assert ParallelScalingBlock(16, 4, qkv_bias=False).mlp_bias.shape == (64,)
 
 
 # ------------------------------------------------------------------------------ resolution
@@ -218,6 +358,24 @@ BASE = dict(img_size=16, patch_size=4, embed_dim=32, depth=1, num_heads=4)
         (dict(global_pool="map", num_heads=3, head_dim=8), "global_pool='map' splits D = 32"),
         (dict(global_pool="max"), "unknown global_pool 'max'"),
         (dict(global_pool="map", img_size=15), "img_size height 15 is not divisible"),
+        (dict(block_fn="sequential"), "unknown block_fn 'sequential'; expected one of"),
+        (dict(mlp_layer="swiglu"), "unknown mlp_layer 'swiglu'; expected one of"),
+        (dict(norm_layer="batchnorm"), "unknown norm_layer 'batchnorm'; expected one of"),
+        (dict(mlp_layer="glu", mlp_ratio=1 / 32), r"int\(D \* mlp_ratio\) = 1 outputs"),
+        (dict(qk_norm=True), "qk_norm=True is built for block_fn='parallel_scaling' only"),
+        (dict(qk_norm=True, block_fn="parallel"), "got block_fn='parallel'"),
+        (
+            dict(block_fn="parallel_scaling", mlp_layer="glu"),
+            "fuses the MLP into the block's in_proj: mlp_layer must be 'mlp', got 'glu'",
+        ),
+        (
+            dict(block_fn="parallel_scaling", head_dim=16),
+            "block_fn='parallel_scaling' splits D = 32 into 4 heads of D // h; head_dim=16",
+        ),
+        (
+            dict(dynamic_img_size=True, pos_embed="sincos"),
+            "dynamic_img_size=True resamples a learned position table; with pos_embed='sincos'",
+        ),
     ],
 )
 def test_bad_combinations_are_refused_with_the_numbers(options, message):
@@ -231,12 +389,13 @@ def test_a_map_config_keeps_its_pool_name():
 
 
 # ------------------------------------------------------------------------------ conversion
-@pytest.mark.parametrize("name", list(OPTIONS))
+@pytest.mark.parametrize("name", list(OPTIONS) + list(SPELLED))
 def test_from_timm_and_to_timm_round_trip_every_option(name):
     from vit_lib import family_config_from_timm, from_timm, to_timm
 
     shape = SHAPES[1]
-    config = FamilyConfig(**shape, **OPTIONS[name])
+    options = OPTIONS[name] if name in OPTIONS else SPELLED[name][0]
+    config = FamilyConfig(**shape, **options)
     ours = like_trained(FamilyViT(config))
     theirs = to_timm(ours)
     assert family_config_from_timm(theirs) == config  # the configuration comes back equal
@@ -264,23 +423,61 @@ def test_a_distilled_deit_round_trips():
     "options, message",
     [
         (dict(qk_norm=True), r"qk_norm=True"),
-        (dict(norm_layer="rmsnorm"), r"RmsNorm"),
+        (dict(qk_norm=True, block_fn="res_post"), r"qk_norm=True"),
+        (dict(norm_layer="rmsnorm_fp32"), r"RmsNormFp32"),
         (dict(mlp_layer="swiglu", act_layer="silu"), r"mlp_layer=SwiGLU"),
+        (dict(mlp_layer="glu_gate_last"), r"a GluMlp with gate_last=True"),
+        (
+            dict(block_fn="parallel_3"),
+            r"a setting the family does not rebuild: blocks.0.num_parallel",
+        ),
+        (dict(block_fn="fused_out"), r"blocks.0.attn_out_proj: absent|blocks.0.out_proj"),
+        (dict(attn_layer="diff"), r"attn_layer=DiffAttention"),
         (dict(drop_path_rate=0.1), r"drop_path_rate > 0"),
         (dict(global_pool="max"), r"global_pool='max'"),
     ],
 )
 def test_what_the_family_lacks_is_still_refused_by_name(options, message):
-    from timm.layers import RmsNorm, SwiGLU
+    from timm.layers import RmsNormFp32, SwiGLU
 
     from vit_lib import UnsupportedOptionError, from_timm, unsupported_family_options
 
-    kinds = {"rmsnorm": RmsNorm, "swiglu": SwiGLU}
+    kinds = {
+        "rmsnorm_fp32": RmsNormFp32,
+        "swiglu": SwiGLU,
+        "res_post": TimmResPostBlock,
+        "glu_gate_last": TimmGluMlp,  # timm's default puts the gate in the second half
+        "parallel_3": functools.partial(ParallelThingsBlock, num_parallel=3),
+        "fused_out": functools.partial(TimmParallelScalingBlock, fuse_out_proj=True),
+    }
     options = {k: kinds.get(v, v) if isinstance(v, str) else v for k, v in options.items()}
     model = TimmViT(**SHAPES[0], **options)
     assert any(re.search(message, problem) for problem in unsupported_family_options(model))
     with pytest.raises(UnsupportedOptionError, match=message):
         from_timm(model)
+
+
+def test_blocks_and_norms_of_different_kinds_are_refused():
+    from vit_lib import unsupported_family_options
+
+    model = TimmViT(**SHAPES[0], block_fn=TimmResPostBlock)
+    model.blocks[1] = TimmViT(**SHAPES[0]).blocks[1]
+    assert "blocks of different kinds (Block, ResPostBlock)" in unsupported_family_options(model)
+    model = TimmViT(**SHAPES[0])
+    model.norm = TimmRmsNorm(32)
+    assert "norms of different kinds (LayerNorm, RmsNorm)" in unsupported_family_options(model)
+
+
+def test_what_the_rebuilt_model_lacks_is_named():
+    from vit_lib import unsupported_family_options
+
+    model = TimmViT(**SHAPES[0], block_fn=ParallelThingsBlock)
+    model.blocks[1].ffns[0].mlp.fc1 = nn.Linear(32, 64)  # one branch narrower than the rest
+    (problem,) = unsupported_family_options(model)
+    assert problem == (
+        "a setting the family does not rebuild: blocks.1.ffns.0.mlp.fc1.out_features = 64, "
+        "where the config builds 128"
+    )
 
 
 def test_a_pool_other_than_timms_defaults_is_refused():
@@ -309,6 +506,13 @@ def test_the_coverage_benchmark_names_each_architectures_options():
         "reg_tokens=4",
         "init_values=1e-05",
         "no_embed_class=True",
+    ]
+    assert coverage.options_used("vit_base_patch16_xp_224") == [
+        "no_embed_class=True",
+        "pre_norm=True",
+        "block_fn='parallel_scaling'",
+        "norm_layer='rmsnorm'",
+        "qk_norm=True",
     ]
     assert coverage.option_name("init_values (layer scale)") == "init_values"
     assert coverage.equality("deit_tiny_patch16_224") <= coverage.TOLERANCE

@@ -33,8 +33,9 @@ from .interpret import (
 from .pretrained import Pretrained, save_pretrained, load_pretrained
 from .fashion_mnist import load_fashion_mnist, load_dataset
 from .family import (
-    FamilyConfig, FamilyViT, LayerScale, AttentionPool, QuickGELU, resample_pos_embed,
-    at_resolution, unsupported_family_options, family_config_from_timm,
+    FamilyConfig, FamilyViT, LayerScale, AttentionPool, QuickGELU, RmsNorm, GluMlp, ResPostBlock,
+    ParallelBlock, ParallelScalingBlock, resample_pos_embed, at_resolution,
+    unsupported_family_options, family_config_from_timm,
 )
 
 # Names of command-line modules, imported on first use (PEP 562).
@@ -123,6 +124,11 @@ __all__ = [
     "LayerScale",
     "AttentionPool",
     "QuickGELU",
+    "RmsNorm",
+    "GluMlp",
+    "ResPostBlock",
+    "ParallelBlock",
+    "ParallelScalingBlock",
     "resample_pos_embed",
     "at_resolution",
     "unsupported_family_options",

@@ -6,35 +6,44 @@
 """The ViT family: the options of today's ViTs, on top of chapter 10's model, in timm's names.
 
 `FamilyConfig` adds register tokens, layer scale, positions without the prefix tokens, a norm
-before the encoder, no final norm or one after pooling, attention pooling ('map'), GELU-tanh and
-QuickGELU, and DeiT's distillation token. `FamilyViT` builds them; `resample_pos_embed` and
-`at_resolution` move a model to another image size as timm does.
+before the encoder, no final norm or one after pooling, attention pooling ('map'), GELU-tanh,
+QuickGELU and SiLU, DeiT's distillation token, and blocks of other shapes: post-norm, parallel
+branches, ViT-22B's fused block, gated MLPs and RMSNorm. `FamilyViT` builds them;
+`resample_pos_embed` and `at_resolution` move a model to another image size as timm does.
 
 Shapes: N batch, T tokens (prefix tokens, then patches), D width, h heads, K classes.
 """
 
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vit_lib.attention import Attention, merge_heads
 from vit_lib.block import Block
 from vit_lib.mlp import Mlp
 from vit_lib.model import PatchDropout, VisionTransformer, ViTConfig
 from vit_lib.norm import NORM_EPS, LayerNorm
+from vit_lib.patch_embed import check_images
 from vit_lib.pool import pool_tokens
+from vit_lib.sdpa import explicit_attention
 from vit_lib.stages import Stage, record
 from vit_lib.tokens import add_pos_embed, sincos_pos_embed
 
 # what `import vit_lib` offers from this module; the rest is importable from it by name
 __all__ = [
-    "FamilyConfig", "FamilyViT", "LayerScale", "AttentionPool", "QuickGELU",
+    "FamilyConfig", "FamilyViT", "LayerScale", "AttentionPool", "QuickGELU", "RmsNorm",
+    "GluMlp", "ResPostBlock", "ParallelBlock", "ParallelScalingBlock",
     "resample_pos_embed", "at_resolution", "unsupported_family_options",
     "family_config_from_timm",
 ]
 
-ACTIVATIONS = ("gelu", "gelu_tanh", "quick_gelu")
+ACTIVATIONS = ("gelu", "gelu_tanh", "quick_gelu", "silu")
+BLOCKS = ("block", "res_post", "parallel", "parallel_scaling")   # timm's block_fn, by name
+MLPS = ("mlp", "glu")
+NORMS = ("layernorm", "rmsnorm")
 
 
 # --- chapters/15_family.md, cell 8 ---
@@ -45,9 +54,30 @@ def check_family_options(config: "FamilyConfig") -> None:
     if config.init_values is not None and not config.init_values > 0:
         raise ValueError(f"init_values (layer scale) must be > 0 or None, "
                          f"got {config.init_values}")
-    if config.act_layer not in ACTIVATIONS:
-        raise ValueError(f"unknown act_layer {config.act_layer!r}; expected one of "
-                         f"{ACTIVATIONS}")
+    for field, known in (("act_layer", ACTIVATIONS), ("block_fn", BLOCKS),
+                         ("mlp_layer", MLPS), ("norm_layer", NORMS)):
+        if getattr(config, field) not in known:
+            raise ValueError(f"unknown {field} {getattr(config, field)!r}; expected one of "
+                             f"{known}")
+    hidden = int(config.embed_dim * config.mlp_ratio)
+    if config.mlp_layer == "glu" and hidden % 2:
+        raise ValueError(f"mlp_layer='glu' splits fc1's int(D * mlp_ratio) = {hidden} outputs "
+                         "into two halves; it must be even")
+    if config.qk_norm and config.block_fn != "parallel_scaling":
+        raise ValueError(f"qk_norm=True is built for block_fn='parallel_scaling' only (timm's "
+                         f"xp models); chapter 5's Attention has no q/k norms, got "
+                         f"block_fn={config.block_fn!r}")
+    if config.dynamic_img_size and config.pos_embed != "learned":
+        raise ValueError("dynamic_img_size=True resamples a learned position table; with "
+                         f"pos_embed={config.pos_embed!r} build the model at the size instead")
+    if config.block_fn == "parallel_scaling":
+        if config.mlp_layer != "mlp":
+            raise ValueError("block_fn='parallel_scaling' fuses the MLP into the block's "
+                             f"in_proj: mlp_layer must be 'mlp', got {config.mlp_layer!r}")
+        if config.head_dim not in (None, config.embed_dim // config.num_heads):
+            raise ValueError(f"block_fn='parallel_scaling' splits D = {config.embed_dim} into "
+                             f"{config.num_heads} heads of D // h; head_dim={config.head_dim} "
+                             "does not fit")
     if config.fc_norm and not config.final_norm:
         raise ValueError("fc_norm=True asks for the final LayerNorm after pooling, "
                          "final_norm=False for no final LayerNorm at all; choose one")
@@ -76,6 +106,11 @@ class FamilyConfig(ViTConfig):
     fc_norm: bool | None = None         # the final norm after pooling; None: for 'avg' only
     act_layer: str = "gelu"             # the MLPs' activation: 'gelu', 'gelu_tanh', 'quick_gelu'
     distilled: bool = False             # DeiT's distillation token and its second head
+    block_fn: str = "block"             # 'res_post', 'parallel' or 'parallel_scaling' (ViT-22B)
+    mlp_layer: str = "mlp"              # 'glu': a gated MLP, SwiGLU with act_layer='silu'
+    norm_layer: str = "layernorm"       # 'rmsnorm': every norm without mean or bias
+    qk_norm: bool = False               # a norm on each head's queries and keys
+    dynamic_img_size: bool = False      # any image size the patches tile; positions resampled
     # global_pool may also be 'map': attention pooling with a learned query (SigLIP)
 
     def __post_init__(self) -> None:
@@ -122,7 +157,55 @@ def activation(name: str) -> nn.Module:
         return nn.GELU(approximate="tanh")
     if name == "quick_gelu":
         return QuickGELU()
+    if name == "silu":
+        return nn.SiLU()
     raise ValueError(f"unknown act_layer {name!r}; expected one of {ACTIVATIONS}")
+
+
+class RmsNorm(nn.Module):
+    """x / sqrt(mean(x^2) + eps) * weight over the last axis: a LayerNorm without mean or bias."""
+
+    def __init__(self, dim: int, eps: float = NORM_EPS) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps) * self.weight
+
+
+def make_norm(name: str, dim: int, eps: float = NORM_EPS) -> nn.Module:
+    """The norm called `name` in a `FamilyConfig`, 'layernorm' or 'rmsnorm', over `dim` features."""
+    return RmsNorm(dim, eps) if name == "rmsnorm" else LayerNorm(dim, eps=eps)
+
+
+class GluMlp(nn.Module):
+    """A gated MLP: fc1 makes two halves, act(first) * second goes into fc2 (timm's GluMlp).
+
+    With act_layer='silu' this is SwiGLU, packed as timm's `SwiGLUPacked` (DINOv2 giant).
+    """
+
+    def __init__(self, dim: int, hidden: int, act_layer: str = "silu", drop: float = 0.0) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)           # both halves in one matrix, as in timm
+        self.act = activation(act_layer)
+        self.drop1 = nn.Dropout(drop)
+        self.fc2 = nn.Linear(hidden // 2, dim)
+        self.drop2 = nn.Dropout(drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, value = self.fc1(x).chunk(2, dim=-1)                 # (N, T, D_ff / 2) each
+        x = self.drop1(self.act(gate) * value)                     # (N, T, D_ff / 2)
+        return self.drop2(self.fc2(x))                             # (N, T, D)
+
+
+def make_mlp(name: str, dim: int, hidden: int, act_layer: str, drop: float = 0.0) -> nn.Module:
+    """Chapter 7's MLP with another activation ('mlp'), or the gated one ('glu')."""
+    if name == "glu":
+        return GluMlp(dim, hidden, act_layer, drop)
+    mlp = Mlp(dim, hidden, drop=drop)
+    mlp.act = activation(act_layer)
+    return mlp
 
 
 # --- chapters/15_family.md, cell 15 ---
@@ -135,7 +218,7 @@ class AttentionPool(nn.Module):
 
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, *,
                  norm_eps: float = NORM_EPS, act_layer: str = "gelu",
-                 fused_attn: bool = True) -> None:
+                 norm_layer: str = "layernorm", fused_attn: bool = True) -> None:
         super().__init__()
         self.num_heads, self.head_dim = num_heads, dim // num_heads
         self.fused_attn = fused_attn
@@ -143,9 +226,8 @@ class AttentionPool(nn.Module):
         self.q = nn.Linear(dim, dim)
         self.kv = nn.Linear(dim, 2 * dim)
         self.proj = nn.Linear(dim, dim)
-        self.norm = LayerNorm(dim, eps=norm_eps)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio))
-        self.mlp.act = activation(act_layer)
+        self.norm = make_norm(norm_layer, dim, norm_eps)
+        self.mlp = make_mlp("mlp", dim, int(dim * mlp_ratio), act_layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, t, dim = x.shape
@@ -166,12 +248,16 @@ class AttentionPool(nn.Module):
 
 # --- chapters/15_family.md, cell 17 ---
 class FamilyBlock(Block):
-    """Chapter 8's block with an optional layer scale per branch and another MLP activation."""
+    """Chapter 8's block with an optional layer scale per branch, another MLP or other norms."""
 
     def __init__(self, dim: int, num_heads: int, *, init_values: float | None = None,
-                 act_layer: str = "gelu", **kwargs) -> None:
+                 act_layer: str = "gelu", mlp_layer: str = "mlp", norm_layer: str = "layernorm",
+                 **kwargs) -> None:
         super().__init__(dim, num_heads, **kwargs)
-        self.mlp.act = activation(act_layer)
+        self.mlp = make_mlp(mlp_layer, dim, self.mlp.fc1.out_features, act_layer,
+                            self.mlp.drop1.p)
+        self.norm1 = make_norm(norm_layer, dim, self.norm1.eps)
+        self.norm2 = make_norm(norm_layer, dim, self.norm2.eps)
         self.ls1 = LayerScale(dim, init_values) if init_values else nn.Identity()
         self.ls2 = LayerScale(dim, init_values) if init_values else nn.Identity()
 
@@ -188,6 +274,143 @@ class FamilyBlock(Block):
 
 
 # --- chapters/15_family.md, cell 19 ---
+class ResPostBlock(FamilyBlock):
+    """Post-norm: x + norm1(attn(x)), then x + norm2(mlp(x)) (timm's ResPostBlock, Swin V2).
+
+    No layer scale: `init_values` is the norms' starting weight instead.
+    """
+
+    def __init__(self, dim: int, num_heads: int, *, init_values: float | None = None,
+                 **kwargs) -> None:
+        super().__init__(dim, num_heads, **kwargs)
+        if init_values is not None:
+            for norm in (self.norm1, self.norm2):
+                nn.init.constant_(norm.weight, init_values)
+
+    def forward(self, x: torch.Tensor, return_attention: bool = False):
+        h, weights = (
+            self.attn(x, return_attention=True) if return_attention else (self.attn(x), None)
+        )
+        x = record(Stage.PROJ_RESIDUAL, x + self.norm1(h))              # (N, T, D)
+        x = record(Stage.FFN_RESIDUAL, x + self.norm2(self.mlp(x)))     # (N, T, D)
+        return (x, weights) if return_attention else x
+
+
+class ParallelBlock(nn.Module):
+    """Two attention branches side by side, then two MLP branches (timm's ParallelThingsBlock).
+
+    Each branch is norm -> attn (or mlp) -> layer scale; the maps of both attentions come back
+    as one (N, 2h, T, T) tensor.
+    """
+
+    def __init__(self, dim: int, num_heads: int, *, head_dim: int | None = None,
+                 mlp_ratio: float = 4.0, qkv_bias: bool = True, drop: float = 0.0,
+                 attn_drop: float = 0.0, norm_eps: float = NORM_EPS, fused_attn: bool = True,
+                 init_values: float | None = None, act_layer: str = "gelu",
+                 mlp_layer: str = "mlp", norm_layer: str = "layernorm") -> None:
+        super().__init__()
+
+        def branch(name: str, module: nn.Module) -> nn.Sequential:
+            scale = LayerScale(dim, init_values) if init_values else nn.Identity()
+            norm = make_norm(norm_layer, dim, norm_eps)
+            return nn.Sequential(OrderedDict([("norm", norm), (name, module), ("ls", scale)]))
+
+        self.attns = nn.ModuleList([
+            branch("attn", Attention(dim, num_heads, head_dim=head_dim, qkv_bias=qkv_bias,
+                                     attn_drop=attn_drop, proj_drop=drop, fused_attn=fused_attn))
+            for _ in range(2)
+        ])
+        hidden = int(dim * mlp_ratio)
+        self.ffns = nn.ModuleList([
+            branch("mlp", make_mlp(mlp_layer, dim, hidden, act_layer, drop)) for _ in range(2)
+        ])
+
+    def forward(self, x: torch.Tensor, return_attention: bool = False):
+        outs, maps = [], []
+        for branch in self.attns:
+            h = branch.norm(x)                                          # (N, T, D)
+            h, weights = (branch.attn(h, return_attention=True) if return_attention
+                          else (branch.attn(h), None))
+            outs.append(branch.ls(h))
+            maps.append(weights)
+        x = record(Stage.PROJ_RESIDUAL, x + torch.stack(outs).sum(dim=0))          # (N, T, D)
+        ffn = torch.stack([branch(x) for branch in self.ffns]).sum(dim=0)
+        x = record(Stage.FFN_RESIDUAL, x + ffn)                                     # (N, T, D)
+        return (x, torch.cat(maps, dim=1)) if return_attention else x
+
+
+class ParallelScalingBlock(nn.Module):
+    """ViT-22B's block: one norm and one Linear feed attention and MLP, added in one step.
+
+    `in_proj` makes the MLP's input and q, k, v at once (timm's ParallelScalingBlock); without
+    `qkv_bias` the MLP keeps a bias of its own, `mlp_bias`. `qk_norm` normalises each head's
+    queries and keys.
+    """
+
+    def __init__(self, dim: int, num_heads: int, *, mlp_ratio: float = 4.0,
+                 qkv_bias: bool = True, qk_norm: bool = False, drop: float = 0.0,
+                 attn_drop: float = 0.0, norm_eps: float = NORM_EPS, fused_attn: bool = True,
+                 init_values: float | None = None, act_layer: str = "gelu",
+                 norm_layer: str = "layernorm") -> None:
+        super().__init__()
+        self.num_heads, self.head_dim = num_heads, dim // num_heads
+        self.fused_attn = fused_attn
+        hidden = int(dim * mlp_ratio)
+        self.in_split = [hidden, dim, dim, dim]                   # MLP input, q, k, v
+        self.in_norm = make_norm(norm_layer, dim, norm_eps)
+        self.in_proj = nn.Linear(dim, hidden + 3 * dim, bias=qkv_bias)
+        self.mlp_bias = None if qkv_bias else nn.Parameter(torch.zeros(hidden))
+        self.q_norm = make_norm(norm_layer, self.head_dim, norm_eps) if qk_norm else nn.Identity()
+        self.k_norm = make_norm(norm_layer, self.head_dim, norm_eps) if qk_norm else nn.Identity()
+        self.attn_drop = nn.Dropout(attn_drop)
+        self.mlp_drop = nn.Dropout(drop)
+        self.mlp_act = activation(act_layer)
+        self.attn_out_proj = nn.Linear(dim, dim)
+        self.mlp_out_proj = nn.Linear(hidden, dim)
+        self.ls = LayerScale(dim, init_values) if init_values else nn.Identity()
+
+    def forward(self, x: torch.Tensor, return_attention: bool = False):
+        n, t, _ = x.shape
+        h, d_h = self.num_heads, self.head_dim
+        y = self.in_proj(self.in_norm(x))                           # (N, T, D_ff + 3D)
+        x_mlp, q, k, v = torch.split(y, self.in_split, dim=-1)
+        if self.mlp_bias is not None:
+            x_mlp = x_mlp + self.mlp_bias                           # (N, T, D_ff)
+        q = self.q_norm(q.reshape(n, t, h, d_h)).transpose(1, 2)    # (N, h, T, d_h)
+        k = self.k_norm(k.reshape(n, t, h, d_h)).transpose(1, 2)
+        v = v.reshape(n, t, h, d_h).transpose(1, 2)
+        if self.fused_attn and not return_attention:
+            weights = None
+            out = F.scaled_dot_product_attention(
+                q, k, v, dropout_p=self.attn_drop.p if self.training else 0.0)
+        else:
+            out, weights = explicit_attention(q, k, v, self.attn_drop)    # (N, h, T, d_h)
+        y = (self.attn_out_proj(merge_heads(out))
+             + self.mlp_out_proj(self.mlp_drop(self.mlp_act(x_mlp))))   # (N, T, D)
+        x = record(Stage.FFN_RESIDUAL, x + self.ls(y))              # (N, T, D)
+        return (x, weights) if return_attention else x
+
+
+def _attentions(model: nn.Module) -> list[nn.Module]:
+    """The modules of `model` that hold a `fused_attn` switch: attentions, pools, fused blocks."""
+    return [module for module in model.modules()
+            if isinstance(module, (Attention, AttentionPool, ParallelScalingBlock))]
+
+
+def family_block(cfg: "FamilyConfig") -> nn.Module:
+    """One block of the kind `cfg.block_fn` names, with `cfg`'s settings."""
+    common = dict(mlp_ratio=cfg.mlp_ratio, qkv_bias=cfg.qkv_bias, drop=cfg.drop_rate,
+                  attn_drop=cfg.attn_drop_rate, norm_eps=cfg.norm_eps, fused_attn=cfg.fused_attn,
+                  init_values=cfg.init_values, act_layer=cfg.act_layer,
+                  norm_layer=cfg.norm_layer)
+    if cfg.block_fn == "parallel_scaling":
+        return ParallelScalingBlock(cfg.embed_dim, cfg.num_heads, qk_norm=cfg.qk_norm, **common)
+    kind = {"block": FamilyBlock, "res_post": ResPostBlock, "parallel": ParallelBlock}
+    return kind[cfg.block_fn](cfg.embed_dim, cfg.num_heads, head_dim=cfg.head_dim,
+                              mlp_layer=cfg.mlp_layer, **common)
+
+
+# --- chapters/15_family.md, cell 21 ---
 class FamilyViT(VisionTransformer):
     """A `VisionTransformer` with the options of `FamilyConfig`; timm's names throughout."""
 
@@ -213,30 +436,34 @@ class FamilyViT(VisionTransformer):
             self.register_buffer("pos_embed", table, persistent=False)
         self.patch_drop = (PatchDropout(cfg.patch_drop_rate, self.num_prefix_tokens)
                            if cfg.patch_drop_rate > 0 else nn.Identity())
-        self.norm_pre = LayerNorm(dim, eps=cfg.norm_eps) if cfg.pre_norm else nn.Identity()
-        self.blocks = nn.Sequential(*[
-            FamilyBlock(
-                dim, cfg.num_heads, head_dim=cfg.head_dim, mlp_ratio=cfg.mlp_ratio,
-                qkv_bias=cfg.qkv_bias, drop=cfg.drop_rate, attn_drop=cfg.attn_drop_rate,
-                norm_eps=cfg.norm_eps, fused_attn=cfg.fused_attn,
-                init_values=cfg.init_values, act_layer=cfg.act_layer,
-            )
-            for _ in range(cfg.depth)
-        ])
+        self.norm_pre = (make_norm(cfg.norm_layer, dim, cfg.norm_eps) if cfg.pre_norm
+                         else nn.Identity())
+        self.blocks = nn.Sequential(*[family_block(cfg) for _ in range(cfg.depth)])
         after_pool = cfg.global_pool == "avg" if cfg.fc_norm is None else cfg.fc_norm
 
         def final_norm() -> nn.Module:
-            return LayerNorm(dim, eps=cfg.norm_eps) if cfg.final_norm else nn.Identity()
+            return make_norm(cfg.norm_layer, dim, cfg.norm_eps) if cfg.final_norm else nn.Identity()
 
         self.norm = nn.Identity() if after_pool else final_norm()
         self.fc_norm = final_norm() if after_pool else nn.Identity()
         self.attn_pool = (AttentionPool(dim, cfg.num_heads, cfg.mlp_ratio, norm_eps=cfg.norm_eps,
-                                        act_layer=cfg.act_layer, fused_attn=cfg.fused_attn)
+                                        act_layer=cfg.act_layer, norm_layer=cfg.norm_layer,
+                                        fused_attn=cfg.fused_attn)
                           if cfg.global_pool == "map" else None)
         if cfg.distilled:
             self.head_dist = (nn.Linear(dim, cfg.num_classes) if cfg.num_classes > 0
                               else nn.Identity())
         self.reset_parameters()
+
+    @property
+    def fused_attn(self) -> bool:
+        """Whether every attention uses `F.scaled_dot_product_attention`; settable."""
+        return all(module.fused_attn for module in _attentions(self))
+
+    @fused_attn.setter
+    def fused_attn(self, value: bool) -> None:
+        for module in _attentions(self):
+            module.fused_attn = value
 
     def reset_parameters(self) -> None:
         """Chapter 10's initialisation, and the new tokens and query near zero (timm's scales)."""
@@ -249,20 +476,37 @@ class FamilyViT(VisionTransformer):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Images (N, C, H, W) -> prefix tokens and patches, with positions (N, T, D)."""
-        x = self.patch_embed(record(Stage.INPUT, x))
+        record(Stage.INPUT, x)
+        if self.config.dynamic_img_size:
+            x, pos_embed = self.embed_any_size(x)
+        else:
+            x, pos_embed = self.patch_embed(x), self.pos_embed
         record(Stage.PATCH_EMBED, x)                                   # (N, T-prefix, D)
         prefix = [token.expand(x.shape[0], -1, -1)
                   for token in (self.cls_token, self.dist_token, self.reg_token)
                   if token is not None]                                # each (N, k, D)
         if self.config.no_embed_class:                     # positions first, on patches only
-            x = add_pos_embed(x, self.pos_embed)                       # (N, T-prefix, D)
+            x = add_pos_embed(x, pos_embed)                            # (N, T-prefix, D)
             if prefix:
                 x = record(Stage.CLASS_TOKEN, torch.cat(prefix + [x], dim=1))   # (N, T, D)
         else:
             if prefix:
                 x = record(Stage.CLASS_TOKEN, torch.cat(prefix + [x], dim=1))   # (N, T, D)
-            x = add_pos_embed(x, self.pos_embed)                       # (N, T, D)
+            x = add_pos_embed(x, pos_embed)                            # (N, T, D)
         return self.norm_pre(x)                                        # (N, T, D)
+
+    def embed_any_size(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Patch tokens of images of any size the patches tile, and the position table
+        resampled to their grid (`dynamic_img_size`; `resample_pos_embed` is below)."""
+        pe = self.patch_embed
+        size = tuple(x.shape[-2:]) if isinstance(x, torch.Tensor) and x.ndim == 4 else pe.img_size
+        check_images(x, pe.in_chans, size, pe.patch_size)
+        grid = (size[0] // pe.patch_size[0], size[1] // pe.patch_size[1])
+        pos_embed = self.pos_embed
+        if grid != pe.grid_size:
+            in_table = 0 if self.config.no_embed_class else self.num_prefix_tokens
+            pos_embed = resample_pos_embed(pos_embed, grid, pe.grid_size, in_table)
+        return pe.proj(x).flatten(2).transpose(1, 2), pos_embed     # (N, gh*gw, D), (1, T', D)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """Encoded tokens (N, T, D) -> logits (N, K), or pooled features (N, D)."""
@@ -279,8 +523,12 @@ class FamilyViT(VisionTransformer):
         return x if pre_logits else record(Stage.HEAD, self.head(x))   # (N, K)
 
 
-# --- chapters/15_family.md, cell 37 ---
+# --- chapters/15_family.md, cell 43 ---
+import functools  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+
 from vit_lib.timm_compat import (  # noqa: E402  (the converter of chapter 11)
+    UnsupportedOptionError,
     _import_timm,
     _is_identity,
     load_exact,
@@ -294,16 +542,113 @@ from vit_lib.timm_compat import (  # noqa: E402  (the converter of chapter 11)
 FAMILY_OPTIONS = (
     "reg_tokens=", "init_values", "no_embed_class=True", "pre_norm=True",
     "patch embedding without bias", "fc_norm=", "final_norm=False", "global_pool='map'",
-    "attention pooling", "act_layer=", "distilled",
+    "attention pooling", "act_layer=", "distilled", "block_fn=ResPostBlock",
+    "block_fn=ParallelThingsBlock", "block_fn=ParallelScalingBlock", "mlp_layer=GluMlp",
+    "norm_layer=RmsNorm", "dynamic_img_size=True", "strict_img_size=False or flatten=False",
 )
+# timm's block classes, by our block_fn names
+TIMM_BLOCKS = {"block": "Block", "res_post": "ResPostBlock", "parallel": "ParallelThingsBlock",
+               "parallel_scaling": "ParallelScalingBlock"}
 
 
 def _activation_name(act: nn.Module) -> str | None:
-    """'gelu', 'gelu_tanh' or 'quick_gelu' for a timm or PyTorch activation module, else None."""
+    """'gelu', 'gelu_tanh', 'quick_gelu' or 'silu' for a timm or PyTorch activation, else None."""
     kind = type(act).__name__
     if isinstance(act, nn.GELU):
         return {"none": "gelu", "tanh": "gelu_tanh"}.get(act.approximate)
-    return {"GELU": "gelu", "GELUTanh": "gelu_tanh", "QuickGELU": "quick_gelu"}.get(kind)
+    return {"GELU": "gelu", "GELUTanh": "gelu_tanh", "QuickGELU": "quick_gelu",
+            "SiLU": "silu"}.get(kind)
+
+
+def _block_parts(block: nn.Module) -> SimpleNamespace:
+    """A timm block's attention, MLP, first norm, layer scale and activation, in `Block`'s names.
+
+    For ViT-22B's block, whose attention and MLP share `in_proj`, a stand-in with the same
+    names: what chapter 11's `timm_config_fields` reads.
+    """
+    kind = type(block).__name__
+    if kind == "ParallelThingsBlock":
+        attn, ffn = block.attns[0], block.ffns[0]
+        return SimpleNamespace(attn=attn.attn, mlp=ffn.mlp, norm1=attn.norm, ls1=attn.ls)
+    if kind == "ParallelScalingBlock":
+        attn = SimpleNamespace(num_heads=block.num_heads, head_dim=block.head_dim,
+                               qkv=block.in_proj, proj_drop=block.mlp_drop,
+                               attn_drop=block.attn_drop, fused_attn=block.fused_attn)
+        mlp = SimpleNamespace(fc1=SimpleNamespace(out_features=block.in_split[0]),
+                              act=block.mlp_act)
+        return SimpleNamespace(attn=attn, mlp=mlp, norm1=block.in_norm, ls1=block.ls)
+    return SimpleNamespace(attn=block.attn, mlp=block.mlp, norm1=block.norm1,
+                           ls1=getattr(block, "ls1", None))
+
+
+def _read_family_config(model: nn.Module) -> FamilyConfig:
+    """The `FamilyConfig` a timm ViT's modules describe, read without checking them."""
+    _, layers = _import_timm()
+    block = model.blocks[0]
+    kind = type(block).__name__
+    parts = _block_parts(block)
+    norm_before, norm_after = not _is_identity(model.norm), not _is_identity(model.fc_norm)
+    if kind == "ResPostBlock":
+        init_values = block.init_values                    # the norms' starting weight
+    else:
+        init_values = None if _is_identity(parts.ls1) else parts.ls1.init_values
+    return FamilyConfig(
+        **timm_config_fields(model, parts),
+        reg_tokens=0 if model.reg_token is None else model.reg_token.shape[1],
+        init_values=init_values,
+        no_embed_class=bool(model.no_embed_class),
+        pre_norm=not _is_identity(model.norm_pre),
+        final_norm=norm_before or norm_after,
+        # None where timm's default rule gives the same placement: after pooling for 'avg' only
+        fc_norm=None if not (norm_before or norm_after)
+        or norm_after == (model.global_pool == "avg") else norm_after,
+        act_layer=_activation_name(parts.mlp.act),
+        distilled=getattr(model, "dist_token", None) is not None,
+        block_fn={timm: ours for ours, timm in TIMM_BLOCKS.items()}[kind],
+        mlp_layer="glu" if type(parts.mlp) is layers.GluMlp else "mlp",
+        norm_layer="rmsnorm" if type(parts.norm1) is layers.RmsNorm else "layernorm",
+        qk_norm=kind == "ParallelScalingBlock" and not _is_identity(block.q_norm),
+        dynamic_img_size=bool(model.dynamic_img_size),
+    )
+
+
+def _settings(module: nn.Module) -> dict:
+    """A module's plain settings (eps, p, num_heads, approximate, ...) and parameter shapes."""
+    found = {key: value for key, value in vars(module).items()
+             if not key.startswith("_") and key not in ("training", "fused_attn")
+             and isinstance(value, (bool, int, float, str, tuple, list, type(None)))}
+    for key, value in module._parameters.items():
+        found[key] = None if value is None else tuple(value.shape)
+    return found
+
+
+def _kind(module: nn.Module | None) -> str:
+    """A module's class name; timm's LayerNorm and PyTorch's count as one (they compute alike)."""
+    return "LayerNorm" if isinstance(module, nn.LayerNorm) else type(module).__name__
+
+
+def rebuild_differences(model: nn.Module, config: FamilyConfig) -> list[str]:
+    """Where a timm `model` differs from the one timm builds from `config`: its module types,
+    settings and parameter shapes, one line each (empty: the config describes the model)."""
+    vt, _ = _import_timm()
+    from timm.models.deit import VisionTransformerDistilled
+
+    kind = VisionTransformerDistilled if config.distilled else vt.VisionTransformer
+    with torch.device("meta"):                             # no memory, no initialisation cost
+        rebuilt = dict(kind(**family_timm_kwargs(config)).named_modules())
+    found = []
+    for name, module in model.named_modules():
+        twin = rebuilt.pop(name, None)
+        where = name or "the model"
+        if _kind(twin) != _kind(module):
+            found.append(f"{where}: {type(module).__name__}, where the config builds "
+                         f"{type(twin).__name__}")
+            continue
+        theirs, ours = _settings(module), _settings(twin)
+        keys = sorted(theirs.keys() | ours.keys(), key=lambda key: (key in module._parameters, key))
+        found += [f"{where}.{key} = {theirs.get(key)!r}, where the config builds "
+                  f"{ours.get(key)!r}" for key in keys if theirs.get(key) != ours.get(key)]
+    return found + [f"{name}: absent, where the config builds one" for name in rebuilt]
 
 
 def unsupported_family_options(model: nn.Module) -> dict[str, str]:
@@ -331,58 +676,83 @@ def unsupported_family_options(model: nn.Module) -> dict[str, str]:
     if isinstance(conv, nn.Conv2d):
         check((conv.bias is None) == pre_norm,
               "a patch bias that is not `not pre_norm` (timm ties the two)", "patch_embed.proj")
-    names, scales = set(), set()
+        pe = model.patch_embed
+        check((pe.strict_img_size and pe.flatten) or model.dynamic_img_size,
+              "strict_img_size=False or flatten=False", "patch_embed")
+    kinds = {type(block).__name__ for block in model.blocks}
+    check(len(kinds) == 1, f"blocks of different kinds ({', '.join(sorted(kinds))})", "blocks")
+    names = set()
     for i, block in enumerate(model.blocks):
-        if type(block) is vt.Block and type(block.mlp) is layers.Mlp:
-            names.add(_activation_name(block.mlp.act))
-            scales.add(tuple(type(ls).__name__ for ls in (block.ls1, block.ls2)))
-            for ls in (block.ls1, block.ls2):
-                check(_is_identity(ls) or (type(ls) is layers.LayerScale and not ls.inplace),
-                      f"a layer scale other than timm's LayerScale ({type(ls).__name__})",
-                      f"blocks.{i}.ls1")
-    check(None not in names, "an activation other than GELU, GELU-tanh or QuickGELU",
+        if type(block).__name__ not in TIMM_BLOCKS.values():
+            continue                                     # chapter 11 has named it
+        names.add(_activation_name(_block_parts(block).mlp.act))
+        for name, module in block.named_modules(prefix=f"blocks.{i}"):
+            leaf = name.rsplit(".", 1)[-1]
+            if leaf in ("ls", "ls1", "ls2"):
+                check(_is_identity(module) or (type(module) is layers.LayerScale
+                                               and not module.inplace),
+                      f"a layer scale other than timm's LayerScale ({type(module).__name__})",
+                      name)
+            elif leaf == "mlp":
+                check(type(module) in (layers.Mlp, layers.GluMlp),
+                      f"mlp_layer={type(module).__name__}", name)
+                check(type(module) is not layers.GluMlp or not module.gate_last,
+                      "a GluMlp with gate_last=True (the gate in the second half)", name)
+            elif leaf == "attn":
+                check(type(module) is layers.Attention, f"attn_layer={type(module).__name__}",
+                      name)
+                check(_is_identity(getattr(module, "q_norm", None)), "qk_norm=True", name)
+    check(len(kinds) > 1 or len(names) <= 1, "blocks that differ in activation", "blocks")
+    check(None not in names, "an activation other than GELU, GELU-tanh, QuickGELU or SiLU",
           "blocks.0.mlp.act")
-    check(len(names) <= 1 and len(scales) <= 1, "blocks that differ in activation or layer scale",
-          "blocks")
     check(not (not _is_identity(model.norm) and not _is_identity(model.fc_norm)),
           "both norm and fc_norm", "norm")
-    for name in ("norm_pre", "norm", "fc_norm"):
-        norm = getattr(model, name)
-        check(_is_identity(norm) or (type(norm) in (nn.LayerNorm, layers.LayerNorm)
-                                     and norm.bias is not None), f"{name}={type(norm).__name__}",
-              name)
+    norms = set()
+    for name, module in model.named_modules():
+        inside_embedding = name.startswith("patch_embed.") and name != "patch_embed.norm"
+        if "norm" in name.rsplit(".", 1)[-1] and not _is_identity(module) and not inside_embedding:
+            layer_norm = type(module) in (nn.LayerNorm, layers.LayerNorm)
+            check((layer_norm and module.bias is not None)
+                  or (type(module) is layers.RmsNorm and module.weight is not None),
+                  f"a norm other than LayerNorm or RmsNorm with weights ({type(module).__name__})",
+                  name)
+            norms.add(type(module).__name__ if not layer_norm else "LayerNorm")
+    check(len(norms) <= 1, f"norms of different kinds ({', '.join(sorted(norms))})", "norm")
     pool = getattr(model, "attn_pool", None)
     if model.global_pool == "map":
         block, dim = model.blocks[0], model.embed_dim
+        parts = _block_parts(block)
         check(type(pool) is layers.AttentionPoolLatent and pool.latent_len == 1
               and pool.pos_embed is None and isinstance(pool.q, nn.Linear)
               and _is_identity(pool.q_norm) and pool.pool == "token" and pool.mlp is not None
-              and pool.num_heads == block.attn.num_heads and pool.head_dim * pool.num_heads == dim
-              and pool.mlp.fc1.out_features == block.mlp.fc1.out_features
+              and pool.num_heads == parts.attn.num_heads and pool.head_dim * pool.num_heads == dim
+              and pool.mlp.fc1.out_features == parts.mlp.fc1.out_features
               and _activation_name(pool.mlp.act) in names
               and not getattr(model, "pool_include_prefix", False),
               "an attention pool other than AttentionPoolLatent with timm's defaults", "attn_pool")
+    if not problems:                                     # the last word: timm rebuilds it
+        try:
+            differences = rebuild_differences(model, _read_family_config(model))
+        except (UnsupportedOptionError, ValueError) as err:
+            differences = [str(err)]
+        if differences:
+            problems[f"a setting the family does not rebuild: {differences[0]}"] = "the model"
     return problems
 
 
 def family_config_from_timm(model: nn.Module) -> FamilyConfig:
     """The `FamilyConfig` of a timm ViT; raises `UnsupportedOptionError` naming what is missing."""
     refuse(unsupported_family_options(model), "vit_lib (chapters 10 and 15)")
-    block = model.blocks[0]
-    norm_before, norm_after = not _is_identity(model.norm), not _is_identity(model.fc_norm)
-    return FamilyConfig(
-        **timm_config_fields(model),
-        reg_tokens=0 if model.reg_token is None else model.reg_token.shape[1],
-        init_values=None if _is_identity(block.ls1) else block.ls1.init_values,
-        no_embed_class=bool(model.no_embed_class),
-        pre_norm=not _is_identity(model.norm_pre),
-        final_norm=norm_before or norm_after,
-        # None where timm's default rule gives the same placement: after pooling for 'avg' only
-        fc_norm=None if not (norm_before or norm_after)
-        or norm_after == (model.global_pool == "avg") else norm_after,
-        act_layer=_activation_name(block.mlp.act),
-        distilled=getattr(model, "dist_token", None) is not None,
-    )
+    return _read_family_config(model)
+
+
+def _copy_switches(source: nn.Module, target: nn.Module) -> None:
+    """Set every `fused_attn` switch of `target` like the module of the same name in `source`."""
+    modules = dict(source.named_modules())
+    for name, module in target.named_modules():
+        twin = modules.get(name)
+        if name and hasattr(module, "fused_attn") and hasattr(twin, "fused_attn"):
+            module.fused_attn = bool(twin.fused_attn)
 
 
 def family_from_timm(model: nn.Module) -> FamilyViT:
@@ -390,22 +760,28 @@ def family_from_timm(model: nn.Module) -> FamilyViT:
     config = family_config_from_timm(model)
     like = next(model.parameters())
     ours = FamilyViT(config).to(device=like.device, dtype=like.dtype)
-    if ours.attn_pool is not None:
-        ours.attn_pool.fused_attn = bool(model.attn_pool.fused_attn)
+    _copy_switches(model, ours)
     load_exact(ours, model.state_dict(), "timm")
     return ours.train(model.training)
 
 
 def family_timm_kwargs(config: FamilyConfig) -> dict:
     """Keyword arguments of timm's `VisionTransformer` (or DeiT's distilled one) for `config`."""
+    vt, layers = _import_timm()
     kwargs = timm_kwargs(config)
     kwargs.update(
         reg_tokens=config.reg_tokens, init_values=config.init_values,
         no_embed_class=config.no_embed_class, pre_norm=config.pre_norm,
-        final_norm=config.final_norm, fc_norm=config.fc_norm,
+        final_norm=config.final_norm, fc_norm=config.fc_norm, qk_norm=config.qk_norm,
+        block_fn=getattr(vt, TIMM_BLOCKS[config.block_fn]),
+        dynamic_img_size=config.dynamic_img_size,
     )
     if config.act_layer != "gelu":
         kwargs["act_layer"] = config.act_layer
+    if config.mlp_layer == "glu":                        # act(first half) * second half
+        kwargs["mlp_layer"] = functools.partial(layers.GluMlp, gate_last=False)
+    if config.norm_layer == "rmsnorm":
+        kwargs["norm_layer"] = functools.partial(layers.RmsNorm, eps=config.norm_eps)
     return kwargs
 
 
@@ -416,17 +792,14 @@ def family_to_timm(model: FamilyViT) -> nn.Module:
 
     kind = VisionTransformerDistilled if model.config.distilled else vt.VisionTransformer
     reference = kind(**family_timm_kwargs(model.config))
-    for ours, theirs in zip(model.blocks, reference.blocks):
-        theirs.attn.fused_attn = ours.attn.fused_attn
-    if model.attn_pool is not None:
-        reference.attn_pool.fused_attn = model.attn_pool.fused_attn
+    _copy_switches(model, reference)
     like = next(model.parameters())
     reference = reference.to(device=like.device, dtype=like.dtype)
     load_exact(reference, model.state_dict(), "vit_lib")
     return reference.train(model.training)
 
 
-# --- chapters/15_family.md, cell 43 ---
+# --- chapters/15_family.md, cell 49 ---
 def resample_pos_embed(pos_embed: torch.Tensor, new_grid: tuple[int, int],
                        old_grid: tuple[int, int], num_prefix_tokens: int = 1) -> torch.Tensor:
     """A (1, prefix + gh*gw, D) position table resized to another patch grid, as timm does.

@@ -204,9 +204,14 @@ def refuse(problems: dict[str, str], what: str = "vit_lib's ViTConfig") -> None:
         )
 
 
-def timm_config_fields(model: nn.Module) -> dict:
-    """The `ViTConfig` fields of a timm `VisionTransformer`, read from its modules, unchecked."""
-    pe, attn, mlp = model.patch_embed, model.blocks[0].attn, model.blocks[0].mlp
+def timm_config_fields(model: nn.Module, block: object = None) -> dict:
+    """The `ViTConfig` fields of a timm `VisionTransformer`, read from its modules, unchecked.
+
+    The block settings come from `block` (default: the first block), anything with a `Block`'s
+    `attn`, `mlp.fc1` and `norm1`: chapter 15 passes a stand-in for blocks of other shapes.
+    """
+    block = model.blocks[0] if block is None else block
+    pe, attn, mlp = model.patch_embed, block.attn, block.mlp
     dim, hidden = pe.proj.out_channels, mlp.fc1.out_features    # D, D_ff
     img, patch = tuple(pe.img_size), tuple(pe.patch_size)
     drop = getattr(model, "patch_drop", None)                   # PatchDropout; Identity when off
@@ -230,7 +235,7 @@ def timm_config_fields(model: nn.Module) -> dict:
         drop_rate=attn.proj_drop.p,
         attn_drop_rate=attn.attn_drop.p,
         patch_drop_rate=0.0 if _is_identity(drop) else drop.prob,
-        norm_eps=model.blocks[0].norm1.eps,
+        norm_eps=block.norm1.eps,
         fused_attn=bool(attn.fused_attn),
     )
 
