@@ -708,9 +708,16 @@ def unsupported_family_options(model: nn.Module) -> dict[str, str]:
     check(not (not _is_identity(model.norm) and not _is_identity(model.fc_norm)),
           "both norm and fc_norm", "norm")
     norms = set()
+    # inside a module already refused (another patch embedding, block or attention) norms
+    # are that module's business
+    refused = ("patch_embed.",) + tuple(
+        f"{name}." for name, module in model.named_modules()
+        if (name.startswith("blocks.") and name.count(".") == 1
+            and type(module).__name__ not in TIMM_BLOCKS.values())
+        or (name.endswith(".attn") and type(module) is not layers.Attention))
     for name, module in model.named_modules():
-        inside_embedding = name.startswith("patch_embed.") and name != "patch_embed.norm"
-        if "norm" in name.rsplit(".", 1)[-1] and not _is_identity(module) and not inside_embedding:
+        inside = name.startswith(refused) and name != "patch_embed.norm"
+        if "norm" in name.rsplit(".", 1)[-1] and not _is_identity(module) and not inside:
             layer_norm = type(module) in (nn.LayerNorm, layers.LayerNorm)
             check((layer_norm and module.bias is not None)
                   or (type(module) is layers.RmsNorm and module.weight is not None),
