@@ -11,6 +11,11 @@ UV_VERSION := 0.13.8
 JOBS    ?= 2
 MATHJAX := book/_static/mathjax/tex-chtml.js
 MATHJAX_VERSION := 3.2.2
+# onnxruntime-web from the npm registry, served by the site for the explorer (one wasm thread,
+# no cross-origin isolation needed): the runtime, its WebAssembly and the module that loads it.
+ORT := book/_static/ort/ort.wasm.min.js
+ORT_VERSION := 1.30.0
+ORT_FILES := ort.wasm.min.js ort-wasm-simd-threaded.wasm ort-wasm-simd-threaded.mjs
 # axe-core, the accessibility checker the site tests inject into every page (never served by the site).
 AXE := .cache/axe/axe.min.js
 AXE_VERSION := 4.14.1
@@ -41,7 +46,7 @@ help:
 	@echo "make datasets  install Debian's Fashion-MNIST (as root, with apt)"
 	@echo "make clean     remove build outputs; make distclean also removes .venv"
 
-setup: $(STAMP) $(MATHJAX)
+setup: $(STAMP) $(MATHJAX) $(ORT)
 
 # Exact versions from the lock file, then the package itself without resolving anything again.
 $(STAMP): pyproject.toml $(LOCK)
@@ -67,6 +72,11 @@ $(MATHJAX):
 	rm -rf book/_static/mathjax
 	cp -r .cache/npm/node_modules/mathjax/es5 book/_static/mathjax
 
+$(ORT):
+	mkdir -p .cache/npm-ort book/_static/ort
+	npm install --silent --no-save --no-audit --no-fund --prefix .cache/npm-ort onnxruntime-web@$(ORT_VERSION)
+	cd .cache/npm-ort/node_modules/onnxruntime-web/dist && cp $(ORT_FILES) $(CURDIR)/book/_static/ort/
+
 $(AXE):
 	mkdir -p .cache/npm-axe .cache/axe
 	npm install --silent --no-save --no-audit --no-fund --prefix .cache/npm-axe axe-core@$(AXE_VERSION)
@@ -78,9 +88,11 @@ export: $(STAMP)
 execute: export
 	$(PY) tools/literate.py execute $(CHAPTERS)
 
+# The explorer's model and metadata are exported from the shipped weights first (tools/explorer_assets.py).
 book: setup
+	$(PY) tools/explorer_assets.py
 	$(VENV)/bin/jupyter-book build . --all -n -W --keep-going
-	@echo "site: _build/html/index.html"
+	@echo "site: _build/html/index.html (the explorer needs it served: python -m http.server -d _build/html)"
 
 # The sync gates, the glossary links (tools/terms.py), then lint: ruff check on everything (the chapters' code cells through their
 # twins, which check-twins has just proved equal to the chapters), ruff format on what it owns.

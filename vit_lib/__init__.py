@@ -37,6 +37,7 @@ from .family import (
     ParallelBlock, ParallelScalingBlock, resample_pos_embed, at_resolution,
     unsupported_family_options, family_config_from_timm,
 )
+from .explorer import ExplorerModel, export_onnx, ink_bitmap, strokes_to_digit
 
 # Names of command-line modules, imported on first use (PEP 562).
 _LAZY = {
@@ -133,4 +134,8 @@ __all__ = [
     "at_resolution",
     "unsupported_family_options",
     "family_config_from_timm",
+    "ExplorerModel",
+    "export_onnx",
+    "ink_bitmap",
+    "strokes_to_digit",
 ]
