@@ -523,7 +523,7 @@ class FamilyViT(VisionTransformer):
         return x if pre_logits else record(Stage.HEAD, self.head(x))   # (N, K)
 
 
-# --- chapters/15_family.md, cell 59 ---
+# --- chapters/15_family.md, cell 63 ---
 import functools  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 
@@ -806,7 +806,7 @@ def family_to_timm(model: FamilyViT) -> nn.Module:
     return reference.train(model.training)
 
 
-# --- chapters/15_family.md, cell 65 ---
+# --- chapters/15_family.md, cell 69 ---
 def resample_pos_embed(pos_embed: torch.Tensor, new_grid: tuple[int, int],
                        old_grid: tuple[int, int], num_prefix_tokens: int = 1) -> torch.Tensor:
     """A (1, prefix + gh*gw, D) position table resized to another patch grid, as timm does.

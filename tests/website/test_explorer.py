@@ -257,3 +257,26 @@ def test_a_broken_pen_is_caught(browser, base_url):  # noqa: F811
     digit = opened.page.evaluate("(s) => window.explorer.drawStrokes(s)", four)
     opened.close()
     assert not torch.equal(torch.tensor(digit, dtype=torch.float32), strokes_to_digit(four))
+
+
+def test_the_speed_benchmark_runs_and_refuses_a_bad_count(site, tmp_path):  # noqa: F811
+    import os
+    import subprocess
+    import sys
+
+    script = ROOT / "benchmarks" / "explorer_speed.py"
+    env = dict(os.environ, SITE_DIR=str(site))
+    bad = subprocess.run(
+        [sys.executable, str(script), "--runs", "0"], capture_output=True, text=True, env=env
+    )
+    assert bad.returncode == 2 and bad.stderr == "error: --runs must be at least 1, got 0\n"
+    out = tmp_path / "explorer.json"
+    run = subprocess.run(
+        [sys.executable, str(script), "--runs", "3", "--output", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert "per prediction: median" in run.stdout, run.stderr
+    result = json.loads(out.read_text())
+    assert result["prediction_ms"]["runs"] == 3 and result["bytes"]["model"] > 100_000
