@@ -12,8 +12,8 @@ import re
 
 import pytest
 import torch
+from page_fixtures import base_url, browser, site, unavailable  # noqa: F401  (fixtures)
 from sitecheck import ROOT, SITE, is_local
-from test_site import base_url, browser, site, unavailable  # noqa: F401  (the site's fixtures)
 
 from vit_lib import attention_rollout, load_digits, load_pretrained
 from vit_lib.explorer import ExplorerModel, export_onnx, strokes_to_digit
@@ -69,7 +69,7 @@ class Opened:
 
 
 @pytest.fixture
-def explorer(browser, base_url):  # noqa: F811
+def explorer(browser, base_url):
     opened = Opened(browser, f"{base_url}/{PAGE}").open()
     yield opened
     problems = opened.problems
@@ -188,7 +188,7 @@ def test_hovering_a_patch_shows_its_own_attention_row(explorer, trained):
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_it_works_on_a_phone_in_both_themes(browser, base_url, scheme, site):  # noqa: F811
+def test_it_works_on_a_phone_in_both_themes(browser, base_url, scheme, site):
     opened = Opened(
         browser,
         f"{base_url}/{PAGE}",
@@ -212,7 +212,7 @@ def test_it_works_on_a_phone_in_both_themes(browser, base_url, scheme, site):  #
     assert problems == []
 
 
-def test_opened_from_a_file_it_says_it_must_be_served(browser):  # noqa: F811
+def test_opened_from_a_file_it_says_it_must_be_served(browser):
     page = browser.new_page()
     page.goto((SITE / PAGE).as_uri(), wait_until="load")
     alert = page.locator("#vit-explorer [role=alert]")
@@ -221,7 +221,7 @@ def test_opened_from_a_file_it_says_it_must_be_served(browser):  # noqa: F811
 
 
 # ---------------------------------------------------------------------- the checks bite
-def test_a_wrong_model_file_is_caught(browser, base_url, trained, tmp_path):  # noqa: F811
+def test_a_wrong_model_file_is_caught(browser, base_url, trained, tmp_path):
     other = load_pretrained("digits").model
     with torch.no_grad():
         other.head.bias.add_(0.01)  # a model that differs from the shipped one, slightly
@@ -241,7 +241,7 @@ def test_a_wrong_model_file_is_caught(browser, base_url, trained, tmp_path):  # 
     assert any(problem.startswith("digit 0 logits") for problem in found), found
 
 
-def test_a_broken_pen_is_caught(browser, base_url):  # noqa: F811
+def test_a_broken_pen_is_caught(browser, base_url):
     source = (SITE / "_static/explorer/digits.js").read_text()
     broken = source.replace(
         "squaredDistance(col + 0.5, row + 0.5,", "squaredDistance(row + 0.5, col + 0.5,"
@@ -259,7 +259,7 @@ def test_a_broken_pen_is_caught(browser, base_url):  # noqa: F811
     assert not torch.equal(torch.tensor(digit, dtype=torch.float32), strokes_to_digit(four))
 
 
-def test_the_speed_benchmark_runs_and_refuses_a_bad_count(site, tmp_path):  # noqa: F811
+def test_the_speed_benchmark_runs_and_refuses_a_bad_count(site, tmp_path):
     import os
     import subprocess
     import sys

@@ -19,7 +19,6 @@ Run after `make book`: SITE_TESTS_REQUIRED=1 python -m pytest tests/website/test
 """
 
 import json
-import os
 import random
 import re
 from collections.abc import Callable
@@ -27,7 +26,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from sitecheck import CHROMIUM, ROOT, SITE, chromium, serve
+from page_fixtures import base_url, browser, site, unavailable  # noqa: F401  (fixtures)
+from sitecheck import ROOT, SITE
 from torch.utils.flop_counter import FlopCounterMode
 
 from vit_lib import VisionTransformer, ViTConfig, shape_trace
@@ -37,7 +37,6 @@ from vit_lib.stages import ShapeRow, Stage
 # D = 49, D_ff = 1 builds an MLP of int(49 * (1 / 49)) = 0 hidden units, on purpose
 pytestmark = pytest.mark.filterwarnings("ignore:Initializing zero-element tensors:UserWarning")
 
-REQUIRED = os.environ.get("SITE_TESTS_REQUIRED") == "1"
 PAGE = "book/shape_calculator.html"
 SCRIPT = SITE / "_static" / "calculator" / "calculator.js"
 SEED = dict(
@@ -47,52 +46,6 @@ SEED = dict(
 
 
 # ---------------------------------------------------------------------------- fixtures
-# As in test_site.py (fixtures are not in a conftest there, on purpose). The browser is scoped to
-# this module: Playwright's sync API runs one instance per thread, and pytest runs this file
-# before test_site.py, whose session-scoped browser starts after this one has closed.
-def unavailable(reason: str) -> None:
-    """Fail under `make site-test` (SITE_TESTS_REQUIRED=1), skip otherwise."""
-    if REQUIRED:
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def site() -> Path:
-    if not (SITE / PAGE).is_file():
-        unavailable(f"no {PAGE} in {SITE}: run `make book` first (or set SITE_DIR)")
-    return SITE
-
-
-@pytest.fixture(scope="module")
-def base_url(site: Path):
-    with serve(site) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if os.environ.get("SKIP_BROWSER"):
-        pytest.skip("SKIP_BROWSER is set: the browser tests do not run")
-    if not Path(CHROMIUM).is_file():
-        unavailable(f"no Chromium at {CHROMIUM}: run `make browser`")
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        unavailable("the playwright package is missing: pip install -e '.[dev]'")
-    try:
-        with chromium() as browser:
-            yield browser
-    except Exception as err:
-        if "Sync API inside the asyncio loop" in str(err):
-            pytest.fail(
-                "another module's Playwright browser is still open: run this file first "
-                "(pytest tests/website runs it before test_site.py)",
-                pytrace=False,
-            )
-        raise
-
-
 class CalculatorPage:
     """The calculator page in one browser tab, with the console errors it has logged."""
 

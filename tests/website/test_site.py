@@ -10,42 +10,29 @@ The fixtures live here rather than in a conftest.py: tests/conftest.py is import
 (`from conftest import ROOT`), and a second conftest.py would shadow it.
 """
 
-import os
 import re
 import shutil
 from pathlib import Path
 
 import pytest
 import yaml
+from page_fixtures import built_site, launch, unavailable
 from sitecheck import (
     AXE_JS,
-    CHROMIUM,
     MAX_PAGE_HEIGHT,
     MIN_TEXT_PX,
     ROOT,
     SITE,
     check_links,
     check_page,
-    chromium,
     html_pages,
     serve,
 )
 
-REQUIRED = os.environ.get("SITE_TESTS_REQUIRED") == "1"
-
-
-def unavailable(reason: str) -> None:
-    """Fail under `make test` (SITE_TESTS_REQUIRED=1), skip otherwise."""
-    if REQUIRED:
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
-
 
 @pytest.fixture(scope="session")
 def site() -> Path:
-    if not (SITE / "index.html").is_file():
-        unavailable(f"no built site in {SITE}: run `make book` first (or set SITE_DIR)")
-    return SITE
+    return built_site()
 
 
 @pytest.fixture(scope="session")
@@ -58,18 +45,7 @@ def base_url(site: Path):
 def browser():
     if not AXE_JS.is_file():
         unavailable(f"no axe-core at {AXE_JS}: `make site-test` installs it from npm")
-    if os.environ.get("SKIP_BROWSER"):
-        pytest.skip("SKIP_BROWSER is set: the browser tests do not run")
-    if not Path(CHROMIUM).is_file():
-        unavailable(
-            f"no Chromium at {CHROMIUM}: run `make browser` (Debian: apt-get install chromium)"
-        )
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        unavailable("the playwright package is missing: pip install -e '.[dev]'")
-    with chromium() as browser:
-        yield browser
+    yield from launch()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,72 @@
+"""What every browser test of the site needs: the built site, a server, Chromium, or a clear skip.
+
+test_site.py takes them with the session's scope; the tests of one page (the explorer, the shape
+calculator) import the module-scoped fixtures below by name. They are not in a conftest.py:
+tests/conftest.py is imported by name, and a second one would shadow it. The page tests' browser
+is scoped to their module because Playwright's sync API runs one instance per thread: pytest runs
+those files before test_site.py, whose session-scoped browser starts after theirs have closed.
+"""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sitecheck import CHROMIUM, SITE, chromium, serve
+
+REQUIRED = os.environ.get("SITE_TESTS_REQUIRED") == "1"
+
+
+def unavailable(reason: str) -> None:
+    """Fail under `make test` (SITE_TESTS_REQUIRED=1), skip otherwise."""
+    if REQUIRED:
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+def built_site() -> Path:
+    """The built site, or a skip (a failure under `make test`) that says how to build it."""
+    if not (SITE / "index.html").is_file():
+        unavailable(f"no built site in {SITE}: run `make book` first (or set SITE_DIR)")
+    return SITE
+
+
+def launch() -> Iterator:
+    """Yield Debian's Chromium, or skip (fail under `make test`) saying what is missing."""
+    if os.environ.get("SKIP_BROWSER"):
+        pytest.skip("SKIP_BROWSER is set: the browser tests do not run")
+    if not Path(CHROMIUM).is_file():
+        unavailable(
+            f"no Chromium at {CHROMIUM}: run `make browser` (Debian: apt-get install chromium)"
+        )
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        unavailable("the playwright package is missing: pip install -e '.[dev]'")
+    try:
+        with chromium() as browser:
+            yield browser
+    except Exception as err:
+        if "Sync API inside the asyncio loop" in str(err):
+            pytest.fail(
+                "another module's Playwright browser is still open: run this file first "
+                "(pytest tests/website runs it before test_site.py)",
+                pytrace=False,
+            )
+        raise
+
+
+@pytest.fixture(scope="module")
+def site() -> Path:
+    return built_site()
+
+
+@pytest.fixture(scope="module")
+def base_url(site: Path):
+    with serve(site) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    yield from launch()
