@@ -8,6 +8,7 @@ ink exactly what its rule says. Bad input is refused case by case.
 import pytest
 import torch
 
+from conftest import like_trained
 from vit_lib import FamilyViT, VisionTransformer, load_pretrained
 from vit_lib.explorer import (
     BLOCK,
@@ -83,10 +84,7 @@ def run_both(model, transform, images, tmp_path):
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_onnxruntime_gives_every_output_of_pytorch(name, tmp_path):
     kind, config, shape = CONFIGS[name]
-    torch.manual_seed(0)
-    model = kind(**config).eval()
-    for p in model.parameters():  # a trained model's scale, not the initialisation's
-        p.data.normal_(0, 0.05 if p.ndim > 1 else 0.3)
+    model = like_trained(kind(**config)).eval()  # a trained model's scale, not the init's
     images = torch.rand(*shape)
     names, theirs, ours = run_both(model, None, images, tmp_path)
     assert names[:4] == ["logits", "pixels", "patches", "tokens"]

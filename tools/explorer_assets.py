@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -49,7 +50,7 @@ def metadata(trained, outputs: dict[str, tuple[int, ...]]) -> dict:
     steps = {type(s).__name__: s for s in trained.transform.transforms}
     return {
         "classes": list(trained.classes),
-        "config": {k: v for k, v in model.config.__dict__.items()},
+        "config": asdict(model.config),
         "preprocess": {
             "resize": steps["Resize"].size,
             "mean": steps["Normalize"].mean,

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sitecheck import CHROMIUM, SITE, chromium, serve
+from sitecheck import CHROMIUM, SITE, chromium, is_local, serve
 
 REQUIRED = os.environ.get("SITE_TESTS_REQUIRED") == "1"
 
@@ -54,6 +54,37 @@ def launch() -> Iterator:
                 pytrace=False,
             )
         raise
+
+
+def watch(page) -> list[str]:
+    """What goes wrong in `page` from now on, appended to the list returned: console errors,
+    uncaught exceptions, HTTP errors and requests to anything but the local server (aborted).
+
+    A fresh browser asks for /favicon.ico on its own; the site has none, and that is no error.
+    Routes a test adds afterwards take precedence over the one installed here.
+    """
+    problems: list[str] = []
+
+    def route(route_) -> None:
+        if is_local(route_.request.url):
+            route_.continue_()
+        else:
+            problems.append(f"external request: {route_.request.url}")
+            route_.abort("blockedbyclient")
+
+    def console(message) -> None:
+        if message.type == "error" and not message.location["url"].endswith("/favicon.ico"):
+            problems.append(f"console error: {message.text}")
+
+    def response(response_) -> None:
+        if response_.status >= 400 and not response_.url.endswith("/favicon.ico"):
+            problems.append(f"HTTP {response_.status}: {response_.url}")
+
+    page.route("**/*", route)
+    page.on("console", console)
+    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+    page.on("response", response)
+    return problems
 
 
 @pytest.fixture(scope="module")

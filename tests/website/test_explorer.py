@@ -12,8 +12,8 @@ import re
 
 import pytest
 import torch
-from page_fixtures import base_url, browser, site, unavailable  # noqa: F401  (fixtures)
-from sitecheck import ROOT, SITE, is_local
+from page_fixtures import base_url, browser, site, unavailable, watch  # noqa: F401  (fixtures)
+from sitecheck import ROOT, SITE
 
 from vit_lib import attention_rollout, load_digits, load_pretrained
 from vit_lib.explorer import ExplorerModel, export_onnx, strokes_to_digit
@@ -33,27 +33,8 @@ class Opened:
 
     def __init__(self, chromium_browser, url: str, **context) -> None:
         self.page = chromium_browser.new_page(**context)
-        self.problems: list[str] = []
-        self.page.route("**/*", self._route)
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda error: self.problems.append(f"uncaught: {error}"))
-        self.page.on("response", self._response)
+        self.problems = watch(self.page)
         self.url = url
-
-    def _route(self, route) -> None:
-        if is_local(route.request.url):
-            route.continue_()
-        else:
-            self.problems.append(f"external request: {route.request.url}")
-            route.abort("blockedbyclient")
-
-    def _console(self, message) -> None:
-        if message.type == "error" and "favicon" not in message.text:
-            self.problems.append(f"console error: {message.text}")
-
-    def _response(self, response) -> None:
-        if response.status >= 400 and not response.url.endswith("favicon.ico"):
-            self.problems.append(f"HTTP {response.status}: {response.url}")
 
     def open(self) -> "Opened":
         self.page.goto(self.url, wait_until="load")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from page_fixtures import base_url, browser, site, unavailable  # noqa: F401  (fixtures)
+from page_fixtures import base_url, browser, site, unavailable, watch  # noqa: F401  (fixtures)
 from sitecheck import ROOT, SITE
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -47,13 +47,11 @@ SEED = dict(
 
 # ---------------------------------------------------------------------------- fixtures
 class CalculatorPage:
-    """The calculator page in one browser tab, with the console errors it has logged."""
+    """The calculator page in one browser tab, with what went wrong in it (`watch`)."""
 
     def __init__(self, browser, url: str, script: str | None = None) -> None:
-        self.errors: list[str] = []
         self.page = browser.new_page(viewport={"width": 1280, "height": 900})
-        self.page.on("console", self._on_console)
-        self.page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
+        self.errors = watch(self.page)
         if script is not None:  # serve this instead of the site's calculator.js
             self.page.route(
                 "**/_static/calculator/calculator.js",
@@ -61,11 +59,6 @@ class CalculatorPage:
             )
         self.page.goto(url, wait_until="load")
         self.page.wait_for_function("() => window.shapeCalculator !== undefined")
-
-    def _on_console(self, message) -> None:
-        # a fresh browser asks for /favicon.ico on its own; the site has none (not a page error)
-        if message.type == "error" and not message.location["url"].endswith("/favicon.ico"):
-            self.errors.append(message.text)
 
     def compute(self, configs: list[dict]) -> list[dict]:
         """`compute` of each config, BigInts as decimal strings (JSON has no BigInt)."""

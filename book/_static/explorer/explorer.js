@@ -76,11 +76,8 @@ export function rollout(result) {
 }
 
 // ------------------------------------------------------------------ the page
-function statusLine(text, alert = false) {
-  const status = root.querySelector(".vx-status");
-  status.textContent = text;
-  status.setAttribute("role", alert ? "alert" : "status");
-  status.classList.toggle("vx-alert", alert);
+function statusLine(text) {
+  root.querySelector(".vx-status").textContent = text;
 }
 
 function build(meta) {
@@ -321,14 +318,14 @@ function attachDrawing(app) {
     if (app.state.sample !== null) app.clear();
     stroke = [point(event)];
     app.state.strokes.push(stroke);
-    paint(app);
+    app.paint();
     app.schedule();
   });
   canvas.addEventListener("pointermove", (event) => {
     if (!stroke) return;
     event.preventDefault();
     stroke.push(point(event));
-    paint(app);
+    app.paint();
     app.schedule();
   });
   const end = () => { stroke = null; };
@@ -364,8 +361,6 @@ function attachDrawing(app) {
     }
   };
 }
-
-function paint(app) { app.paint(); }
 
 function attachAttention(app) {
   const main = root.querySelector("#vx-main");
@@ -412,12 +407,6 @@ function attachAttention(app) {
 // ------------------------------------------------------------------ start
 async function start() {
   if (!root) return;
-  if (location.protocol === "file:") {
-    statusLine("The explorer needs the site to be served: browsers do not run WebAssembly from a " +
-      "file opened from the disk. In the repository, run `python -m http.server -d _build/html` " +
-      "and open http://127.0.0.1:8000/book/explorer.html.", true);
-    return;
-  }
   const t0 = performance.now();
   const meta = await (await fetch(new URL("generated/digits.json", HERE))).json();
   build(meta);
@@ -460,12 +449,12 @@ async function start() {
     return pending;
   };
   app.schedule = () => { if (app.state.strokes.length) app.update(); };
-  app.clear = () => { app.state.strokes = []; app.state.sample = null; paint(app); };
+  app.clear = () => { app.state.strokes = []; app.state.sample = null; app.paint(); };
   app.showSample = async (label) => {
     app.state.strokes = [];
     app.state.sample = label;
     app.state.digit = meta.samples[label].image;
-    paint(app);
+    app.paint();
     await app.update();
   };
   attachDrawing(app);
@@ -494,7 +483,7 @@ async function start() {
     drawStrokes: async (strokes) => {
       app.state.sample = null;
       app.state.strokes = strokes.map((s) => s.map((p) => [p[0], p[1]]));
-      paint(app);
+      app.paint();
       await app.update();
       return app.state.digit;
     },
@@ -510,6 +499,7 @@ start().catch((error) => {
     if (status) {
       status.textContent = `The explorer could not start: ${error.message}`;
       status.setAttribute("role", "alert");
+      status.classList.add("vx-alert");
     }
   }
   throw error;
