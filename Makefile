@@ -25,7 +25,7 @@ LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 CHROMIUM := /usr/bin/chromium
 BROWSER_PACKAGES := chromium fonts-wqy-zenhei
 
-.PHONY: help setup lock model book test portability export execute check format figures lab clean distclean browser site-test datasets
+.PHONY: help setup lock model book test portability export execute check format figures lab clean distclean browser site-test datasets translations
 
 help:
 	@echo "make book      set up, then build the site into _build/html"
@@ -38,6 +38,7 @@ help:
 	@echo "make execute   re-run the chapters into their executed twins book/*.ipynb (CHAPTERS=01 for one)"
 	@echo "make check     the sync gates (vit_lib and the twins against the chapters), glossary links, ruff"
 	@echo "make format    ruff format on tools/, tests/ and benchmarks/"
+	@echo "make translations  refresh locales/zh_CN/ from the English pages (after changing a page)"
 	@echo "make figures   draw the whole-model figures (book/_static/architecture/) from vit_lib's stages"
 	@echo "make setup     the virtual environment .venv from $(LOCK), and MathJax (make book/test do it)"
 	@echo "make lab       JupyterLab with jupytext: open chapters/*.md as notebooks"
@@ -103,6 +104,10 @@ check: setup
 	$(PY) tools/terms.py check
 	$(VENV)/bin/ruff check --quiet .
 	$(VENV)/bin/ruff format --check --quiet .
+
+# The Chinese edition's catalogues, refreshed from the English pages (locales/README.md says the rest).
+translations: setup
+	$(PY) tools/translations.py update
 
 # The whole-model figures of the landing page and the chapters, drawn from vit_lib's stage table.
 figures: export
