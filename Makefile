@@ -93,15 +93,20 @@ execute: export
 book: setup
 	$(PY) tools/explorer_assets.py
 	$(VENV)/bin/jupyter-book build . --all -n -W --keep-going
-	@echo "site: _build/html/index.html (the explorer needs it served: python -m http.server -d _build/html)"
+	$(PY) tools/translations.py build
+	@echo "site: _build/html/index.html, 中文版 _build/html/zh_CN/index.html"
+	@echo "(the explorer needs the site served: python -m http.server -d _build/html)"
 
-# The sync gates, the glossary links (tools/terms.py), then lint: ruff check on everything (the chapters' code cells through their
+# The sync gates, the glossary links (tools/terms.py), the Chinese edition's catalogues against
+# the English pages (tools/translations.py: nothing untranslated, fuzzy or obsolete), then lint:
+# ruff check on everything (the chapters' code cells through their
 # twins, which check-twins has just proved equal to the chapters), ruff format on what it owns.
 check: setup
 	$(PY) tools/literate.py check-export
 	$(PY) tools/literate.py check-twins
 	$(PY) tools/architecture.py --check
 	$(PY) tools/terms.py check
+	$(PY) tools/translations.py check
 	$(VENV)/bin/ruff check --quiet .
 	$(VENV)/bin/ruff format --check --quiet .
 

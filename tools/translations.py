@@ -48,16 +48,21 @@ ROLE = re.compile(r"\{(?P<name>[a-z:]+)\}`(?P<body>[^`]*)`")
 CODE = re.compile(r"``(?P<a>.+?)``|`(?P<b>[^`]+)`")
 MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+\$", re.DOTALL)
 LINK = re.compile(r"!?\[(?P<text>[^\]]*)\]\((?P<url>[^)\s]+)\)")
+LATEX = re.compile(r"\\[A-Za-z]+")  # a LaTeX command, as in a maths block's message
+SENTENCE = re.compile(r"[A-Za-z]{2,}(?: [A-Za-z]{2,}){3}")  # four words in a row
+PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 CJK = re.compile(r"[\u3400-\u9fff]")
-WORD = re.compile(r"[A-Za-z]{2,}")
+WORD = re.compile(r"(?<![\w])[A-Za-z][a-z]{2,}(?![\w])")  # a word of prose, not a symbol (hd_h, gw)
 EXPLICIT = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^<>]+)>$", re.DOTALL)
 
 
 # -- building --------------------------------------------------------------------------------
 
 
-def sphinx(builder: str, outdir: Path, doctrees: Path, language: str | None = None, quiet=True) -> int:
+def sphinx(
+    builder: str, outdir: Path, doctrees: Path, language: str | None = None, fresh: bool = False
+) -> int:
     """Sphinx with the Jupyter Book configuration, as `jupyter-book build` runs it (-W, keep going)."""
     from jupyter_book.sphinx import build_sphinx
 
@@ -74,14 +79,43 @@ def sphinx(builder: str, outdir: Path, doctrees: Path, language: str | None = No
         doctreedir=doctrees,
         warningiserror=True,
         keep_going=True,
-        quiet=quiet,
+        freshenv=fresh,
+        quiet=True,
     )
 
 
 def extract(outdir: Path) -> None:
-    """The message templates of the English site, one per page, into `outdir`."""
-    if sphinx("gettext", outdir, outdir / ".doctrees") != 0:
+    """The message templates of the English site, one per page, into `outdir`, and the
+    template of the site's own words (sphinx.pot)."""
+    # every page read afresh: a template must never lag behind a change to the pages or to the
+    # extensions that read them
+    if sphinx("gettext", outdir, outdir / ".doctrees", fresh=True) != 0:
         sys.exit("error: the gettext build failed (its warnings are above)")
+    write_site_template(outdir / "sphinx.pot")
+
+
+def site_messages() -> list[str]:
+    """The words of the site outside its pages: the table of contents' part captions, and
+    book/_ext/editions.py's CHROME (title, search box, language switch, theme strings)."""
+    import yaml
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    from editions import CHROME
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    captions = [part["caption"] for part in toc.get("parts", []) if part.get("caption")]
+    return list(dict.fromkeys([*captions, *CHROME]))
+
+
+def write_site_template(path: Path) -> None:
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import write_po
+
+    catalogue = Catalog(project="ViT, Shape by Shape", charset="utf-8")
+    for message in site_messages():
+        catalogue.add(message)
+    with path.open("wb") as file:
+        write_po(file, catalogue, width=0, omit_header=False)
 
 
 # -- reading catalogues -----------------------------------------------------------------------
@@ -148,22 +182,32 @@ def _parts(text: str) -> dict[str, Counter]:
     rest = MATH.sub(" ", rest)
     links = [m["url"] for m in LINK.finditer(rest)]
     rest = LINK.sub(lambda m: " " + m["text"] + " ", rest)
+    placeholders = [] if LATEX.search(text) else PLACEHOLDER.findall(rest)  # not a LaTeX group
+    rest = PLACEHOLDER.sub(" ", rest)
     return {
         "cross-references": Counter(_role_key(n, b) for n, b in roles if n != "term"),
         "glossary terms": Counter(_role_key(n, b)[1].lower() for n, b in roles if n == "term"),
         "inline code": Counter(code),
         "maths": Counter(m.strip() for m in maths),
         "links": Counter(links),
+        "placeholders": Counter(placeholders),
         "numbers": Counter(n.replace(",", "") for n in NUMBER.findall(rest)),
         "prose": Counter(WORD.findall(re.sub(r"https?://\S+", " ", rest))),
     }
+
+
+def _shown(body: str) -> str:
+    """What a role shows: its text where it has an explicit target (`text <target>`)."""
+    explicit = EXPLICIT.match(body)
+    return explicit["text"] if explicit else body
 
 
 def problems(message: Message, glossary: dict) -> list[str]:
     """What is wrong with one translated message's markup (an empty list: nothing)."""
     english, chinese = _parts(message.id), _parts(message.string)
     found = []
-    for kind in ("cross-references", "glossary terms", "inline code", "maths", "links", "numbers"):
+    kinds = ("cross-references", "glossary terms", "inline code", "maths", "links", "placeholders", "numbers")
+    for kind in kinds:
         if english[kind] != chinese[kind]:
             lost = sorted((english[kind] - chinese[kind]).elements(), key=str)
             added = sorted((chinese[kind] - english[kind]).elements(), key=str)
@@ -180,8 +224,11 @@ def problems(message: Message, glossary: dict) -> list[str]:
         allowed = allowed + [n for n in other_names if n != other_names[0] and re.search("[A-Z]", n)]
         if allowed and not any(name.lower() in shown.lower() for name in allowed):
             found.append(f"the term {match[0]} shows none of its glossary names {allowed}")
-    english_words = sum(english["prose"].values())
-    if english_words >= 3 and not CJK.search(ROLE.sub(" ", CODE.sub(" ", message.string))):
+    # a maths block (its LaTeX, no prose) stays as it is
+    formula = LATEX.search(message.id) and not SENTENCE.search(LATEX.sub(" ", message.id))
+    english_words = 0 if formula else sum(english["prose"].values())
+    shown = CODE.sub(" ", ROLE.sub(lambda m: _shown(m["body"]), message.string))
+    if english_words >= 3 and not CJK.search(shown):
         if message.id.strip().lower() not in glossary:
             found.append(f"no Chinese in a message of {english_words} English words")
     return found

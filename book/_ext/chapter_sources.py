@@ -18,6 +18,9 @@ import shutil
 from pathlib import Path
 
 from sphinx.application import Sphinx
+from sphinx.locale import get_translation
+
+_ = get_translation("sphinx")
 
 SOURCES = "_sources/chapters"
 
@@ -40,7 +43,8 @@ def add_md_download(app: Sphinx, pagename: str, templatename: str, context: dict
                     "type": "link",
                     "url": f"{context['pathto']('_sources', 1)}/chapters/{chapter.name}",
                     "text": ".md",
-                    "tooltip": "Download the chapter's source (MyST Markdown text notebook)",
+                    # translated in the Chinese edition (book/_ext/editions.py)
+                    "tooltip": _("Download the chapter's source (MyST Markdown text notebook)"),
                     "icon": "fab fa-markdown",
                     "label": "download-chapter-source-button",
                 },

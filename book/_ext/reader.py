@@ -30,6 +30,9 @@ from pathlib import Path
 
 from docutils import nodes
 from sphinx.application import Sphinx
+from sphinx.locale import get_translation
+
+_ = get_translation("sphinx")
 
 SHAPE = re.compile(r"\((?:\d+|[A-Za-z_·−+\-*/ ]{1,12})(?:, (?:\d+|[A-Za-z_·−+\-*/ ]{1,12}))+\)")
 LONG_LITERAL = 24  # characters; about a third of a phone's line of inline code
@@ -67,12 +70,15 @@ def mark_shapes_and_long_literals(app: Sphinx, doctree: nodes.document, docname:
 CHAPTER = re.compile(r"^book/\d\d_")
 WORDS_PER_MINUTE = 200
 CODE_LINES_PER_MINUTE = 12
+CJK_CHARACTERS_PER_MINUTE = 400  # the Chinese edition: a reader's pace in characters
 OPTIONAL = "(optional)"
+OPTIONAL_MARKS = (OPTIONAL, "（选读）")  # how the Chinese edition's titles say it
+CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 def _in_optional_section(node: nodes.Node) -> bool:
     return any(
-        isinstance(up, nodes.section) and up[0].astext().strip().endswith(OPTIONAL)
+        isinstance(up, nodes.section) and up[0].astext().strip().endswith(OPTIONAL_MARKS)
         for up in _ancestors(node)
     )
 
@@ -90,7 +96,9 @@ def reading_minutes(doctree: nodes.document) -> tuple[float, float]:
     for text in doctree.findall(nodes.Text):
         if _cell(text) is not None or any(isinstance(up, nodes.raw) for up in _ancestors(text)):
             continue
-        minutes = len(str(text).split()) / WORDS_PER_MINUTE
+        value = str(text)
+        minutes = len(CJK.findall(value)) / CJK_CHARACTERS_PER_MINUTE
+        minutes += len(CJK.sub(" ", value).split()) / WORDS_PER_MINUTE
         whole += minutes
         core += 0 if _in_optional_section(text) else minutes
     for block in doctree.findall(nodes.literal_block):
@@ -112,15 +120,14 @@ def add_reading_time(app: Sphinx, doctree: nodes.document, docname: str) -> None
     if top is None:
         return
     whole, core = (max(1, round(m)) for m in reading_minutes(doctree))
-    if top[0].astext().strip().endswith(OPTIONAL):
-        line = f"Reading time: about {whole} min. The whole chapter is optional."
+    # in the page's language (the Chinese edition's words are in locales/zh_CN/.../sphinx.po)
+    if top[0].astext().strip().endswith(OPTIONAL_MARKS):
+        line = _("Reading time: about {whole} min. The whole chapter is optional.")
     elif core < whole:
-        line = (
-            f"Reading time: about {whole} min, or {core} min without the sections "
-            f"marked {OPTIONAL}."
-        )
+        line = _("Reading time: about {whole} min, or {core} min without the sections marked (optional).")
     else:
-        line = f"Reading time: about {whole} min."
+        line = _("Reading time: about {whole} min.")
+    line = line.format(whole=whole, core=core)
     top.insert(1, nodes.paragraph(line, line, classes=["reading-time"]))
 
 
@@ -130,18 +137,23 @@ def _ancestors(node: nodes.Node):
         yield node
 
 
-SEARCH_BUTTON = (
-    '<button class="btn search-button-field search-button__button pst-js-only" title="Search"'
+# The search button's label, in either edition's language
+SEARCH_LABEL = (
+    re.compile(
+        r'(<button class="btn search-button-field search-button__button pst-js-only" title="[^"]*")'
+        r' aria-label="[^"]*"'
+    ),
+    r"\1",
 )
+# Each fix matches the attribute's value in either edition's language.
 HTML_FIXES = (
-    (SEARCH_BUTTON + ' aria-label="Search"', SEARCH_BUTTON),
-    ('<div role="list" class="citation-list">', '<div class="citation-list">'),
+    SEARCH_LABEL,
+    # docutils' bibliography list
+    (re.compile(r'<div role="list" class="citation-list">'), '<div class="citation-list">'),
     # MyST-NB's "Show code cell output" dropdowns: the label hid the text the reader sees
-    ('<summary aria-label="Toggle hidden content">', "<summary>"),
+    (re.compile(r'<summary aria-label="[^"]*">'), "<summary>"),
     # the colour-mode button is named "Color mode"; its icons' titles made a second, hidden name
-    ('data-mode="light" title="Light"', 'data-mode="light" aria-hidden="true"'),
-    ('data-mode="dark"  title="Dark"', 'data-mode="dark" aria-hidden="true"'),
-    ('data-mode="auto"  title="System Settings"', 'data-mode="auto" aria-hidden="true"'),
+    (re.compile(r'data-mode="(light|dark|auto)"\s+title="[^"]*"'), r'data-mode="\1" aria-hidden="true"'),
 )
 
 
@@ -150,8 +162,8 @@ def fix_theme_html(app: Sphinx, exception: Exception | None) -> None:
         return
     for page in Path(app.outdir).rglob("*.html"):
         text = original = page.read_text(encoding="utf-8")
-        for old, new in HTML_FIXES:
-            text = text.replace(old, new)
+        for pattern, replacement in HTML_FIXES:
+            text = pattern.sub(replacement, text)
         if text != original:
             page.write_text(text, encoding="utf-8")
 

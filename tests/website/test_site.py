@@ -60,13 +60,17 @@ PAGES = [p.relative_to(SITE).as_posix() for p in html_pages(SITE)] if SITE.is_di
 
 
 def is_chapter(page: str) -> bool:
-    """book/01_patches.html ... book/90_checkers.html: the pages with a reading time."""
-    return re.fullmatch(r"book/\d\d_\w+\.html", page) is not None
+    """book/01_patches.html ... book/90_checkers.html, in either edition (zh_CN/book/...): the
+    pages with a reading time."""
+    return re.fullmatch(r"(zh_CN/)?book/\d\d_\w+\.html", page) is not None
 
 
 def shot_name(page: str) -> str:
-    """book/01_patches.html -> 01_patches.png (the root index.html -> root.png)."""
-    return "root.png" if page == "index.html" else Path(page).with_suffix(".png").name
+    """book/01_patches.html -> 01_patches.png (the root index.html -> root.png); the Chinese
+    edition's pages go to a folder of their own, zh_CN/01_patches.png."""
+    edition = "zh_CN/" if page.startswith("zh_CN/") else ""
+    page = page.removeprefix(edition)
+    return edition + ("root.png" if page == "index.html" else Path(page).with_suffix(".png").name)
 
 
 def toc_pages() -> list[str]:
