@@ -103,7 +103,8 @@ def translate_config(app: Sphinx, config) -> None:
 
 def language_switch(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
     folder, name, lang = EDITIONS[edition(app)]
-    root = context["pathto"]("index").rsplit("index", 1)[0]  # "../" from book/x.html, "" at the root
+    # this edition's root, seen from the page: "../" from book/x.html, "" from the root's pages
+    root = context["pathto"]("index").rsplit("index", 1)[0]
     context["other_edition"] = {
         "url": f"{root}{folder}{pagename}.html",
         "name": name,
@@ -165,13 +166,13 @@ def glossary_both_editions(app: Sphinx, doctree: nodes.document, docname: str) -
 def translate_theme_words(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html" or edition(app) == SOURCE_LANGUAGE:
         return
-    words = {html.escape(message, quote=True): html.escape(_(message), quote=True) for message in CHROME}
+    words = {html.escape(m, quote=True): html.escape(_(m), quote=True) for m in CHROME}
 
     def attribute(match: re.Match) -> str:
         return f'{match["name"]}="{words.get(match["value"], match["value"])}"'
 
     def element_text(match: re.Match) -> str:
-        return f'>{words.get(match["value"], match["value"])}</'
+        return f">{words.get(match['value'], match['value'])}</"
 
     for page in Path(app.outdir).rglob("*.html"):
         text = page.read_text(encoding="utf-8")

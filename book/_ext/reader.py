@@ -124,7 +124,9 @@ def add_reading_time(app: Sphinx, doctree: nodes.document, docname: str) -> None
     if top[0].astext().strip().endswith(OPTIONAL_MARKS):
         line = _("Reading time: about {whole} min. The whole chapter is optional.")
     elif core < whole:
-        line = _("Reading time: about {whole} min, or {core} min without the sections marked (optional).")
+        line = _(
+            "Reading time: about {whole} min, or {core} min without the sections marked (optional)."
+        )
     else:
         line = _("Reading time: about {whole} min.")
     line = line.format(whole=whole, core=core)
@@ -153,7 +155,7 @@ HTML_FIXES = (
     # MyST-NB's "Show code cell output" dropdowns: the label hid the text the reader sees
     (re.compile(r'<summary aria-label="[^"]*">'), "<summary>"),
     # the colour-mode button is named "Color mode"; its icons' titles made a second, hidden name
-    (re.compile(r'data-mode="(light|dark|auto)"\s+title="[^"]*"'), r'data-mode="\1" aria-hidden="true"'),
+    (re.compile(r'data-mode="(\w+)"\s+title="[^"]*"'), r'data-mode="\1" aria-hidden="true"'),
 )
 
 

@@ -23,7 +23,8 @@ ENGLISH = re.compile(r"\b[A-Za-z][a-z]{2,}(?:[ ,;:'’-]+[A-Za-z][a-z]{2,}){3,}"
 
 
 def english_pages(site: Path) -> list[str]:
-    return [p.relative_to(site).as_posix() for p in html_pages(site) if p.parts[len(site.parts)] != ZH]
+    pages = [p.relative_to(site) for p in html_pages(site)]
+    return [p.as_posix() for p in pages if p.parts[0] != ZH]
 
 
 def chinese_pages(site: Path) -> list[str]:
@@ -38,7 +39,15 @@ class Reader(HTMLParser):
     """The text of an article (the page's own content), leaving out what is never translated:
     code and its outputs, maths, the bibliography's entries, scripts; and the language switch."""
 
-    SKIPPED_CLASSES = {"cell_output", "highlight", "math", "citation", "language-switch", "notranslate"}
+    SKIPPED_CLASSES = {
+        "cell_output",
+        "highlight",
+        "math",
+        "citation",
+        "notranslate",
+        "language-switch",
+    }
+    BLOCKS = ("p", "li", "h1", "h2", "h3", "h4", "dt", "dd", "td", "th", "figcaption", "summary")
     SKIPPED_TAGS = ("script", "style", "pre", "code", "svg", "math", "kbd")
 
     def __init__(self) -> None:
@@ -68,7 +77,7 @@ class Reader(HTMLParser):
             if tag not in ("br", "img", "input", "hr", "wbr"):
                 self.skip.append(tag)
             return
-        if tag in ("p", "li", "h1", "h2", "h3", "h4", "dt", "dd", "td", "th", "figcaption", "summary"):
+        if tag in self.BLOCKS:
             self._flush()
 
     def handle_endtag(self, tag):
@@ -76,7 +85,7 @@ class Reader(HTMLParser):
             if self.skip[-1] == tag:
                 self.skip.pop()
             return
-        if tag in ("p", "li", "h1", "h2", "h3", "h4", "dt", "dd", "td", "th", "figcaption", "summary"):
+        if tag in self.BLOCKS:
             self._flush()
         if tag == "article":
             self.depth -= 1
@@ -117,7 +126,10 @@ def untranslated(blocks: list[str]) -> list[str]:
 def test_every_page_is_in_both_editions(site: Path):
     english, chinese = set(english_pages(site)), set(chinese_pages(site))
     assert len(english) > 20
-    assert english == chinese, {"only English": english - chinese, "only Chinese": chinese - english}
+    assert english == chinese, {
+        "English only": english - chinese,
+        "Chinese only": chinese - english,
+    }
 
 
 @pytest.mark.parametrize("page", BOOK_PAGES)
@@ -126,8 +138,9 @@ def test_language_switch_leads_to_the_same_page_both_ways(site: Path, page: str)
         switch = read(here).switch
         assert len(switch) == 1, f"{here.relative_to(site)}: {len(switch)} language switches"
         href, name = switch[0]
-        assert not href.startswith(("/", "http")), f"{here}: the switch's link is not relative: {href}"
-        assert (here.parent / href).resolve() == there.resolve(), f"{here.relative_to(site)} -> {href}"
+        where = here.relative_to(site)
+        assert not href.startswith(("/", "http")), f"{where}: the switch's link is absolute: {href}"
+        assert (here.parent / href).resolve() == there.resolve(), f"{where} -> {href}"
         assert name == ("中文" if there.is_relative_to(site / ZH) else "English")
 
 
@@ -137,7 +150,7 @@ def test_chinese_page_is_chinese(site: Path, page: str):
     heading, table cell, caption, term) is an English sentence without Chinese."""
     reader = read(site / ZH / page)
     assert reader.lang == "zh-CN"
-    assert reader.blocks and CJK.search(reader.blocks[0]), f"{page}: first block {reader.blocks[:1]}"
+    assert reader.blocks and CJK.search(reader.blocks[0]), f"{page}: {reader.blocks[:1]}"
     # the glossary names each term in English too, on purpose (its own line, a <dt>)
     names = glossary_names() if page == "book/glossary.html" else set()
     left = [b for b in untranslated(reader.blocks) if b.rstrip("#").strip().lower() not in names]
@@ -151,7 +164,8 @@ def test_untranslated_prose_is_found():
     assert len(untranslated(reader.blocks)) > 30
     planted = Reader()
     planted.feed(
-        '<article><p>这是中文 with some English words in it</p><pre>print("not prose at all here")</pre>'
+        "<article><p>这是中文 with some English words in it</p>"
+        '<pre>print("not prose at all here")</pre>'
         '<div class="cell_output"><p>an output line that stays English</p></div>'
         "<p>This sentence was left in English.</p></article>"
     )
@@ -249,7 +263,8 @@ def test_chinese_search_finds_the_attention_chapters(browser, base_url: str, sit
         page.goto(f"{base_url}/{ZH}/search.html?q={quote('注意力')}", wait_until="load")
         page.wait_for_selector("#search-results ul.search li", timeout=20_000)
         page.wait_for_timeout(500)
-        found = page.eval_on_selector_all("#search-results ul.search li a", "a => a.map(x => x.href)")
+        links = "#search-results ul.search li a"
+        found = page.eval_on_selector_all(links, "a => a.map(x => x.href)")
     finally:
         page.close()
     chapters = {Path(href.split("?")[0]).name for href in found}
