@@ -246,12 +246,12 @@ def check(templates: Path, catalogues: Path = CATALOGUES) -> list[str]:
     for po in sorted(catalogues.rglob("*.po")):
         page = po.relative_to(catalogues).with_suffix("").as_posix()
         if page not in pages:
-            report.append(f"{page}: obsolete catalogue (no such page): {po.relative_to(ROOT)}")
+            report.append(f"{page}: obsolete catalogue (no such page): {_path(po)}")
     for pot in pots:
         page = pot.relative_to(templates).with_suffix("").as_posix()
         po = catalogues / f"{page}.po"
         if not po.exists():
-            report.append(f"{page}: no catalogue {po.relative_to(ROOT)}")
+            report.append(f"{page}: no catalogue {_path(po)}")
             continue
         wanted, _ = read_catalogue(pot)
         have, obsolete = read_catalogue(po)
@@ -272,6 +272,10 @@ def check(templates: Path, catalogues: Path = CATALOGUES) -> list[str]:
                 report.append(f"{page}: obsolete (English gone): {_short(m.id)}")
         report += [f"{page}: obsolete (#~): {_short(m.id)}" for m in obsolete]
     return report
+
+
+def _path(path: Path) -> str:
+    return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
 
 
 def _short(text: str, width: int = 90) -> str:
