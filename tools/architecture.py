@@ -10,6 +10,11 @@ block is drawn opened up; the encoder repeats it. `whole.svg` is the landing pag
 `<chapter>.svg` is the same picture with that chapter's stages highlighted ("you are here").
 So the figure cannot drift from the library: change a stage or a shape there and `--check`
 (part of `make check`) fails until the figures are drawn again.
+
+The Chinese edition has its own copy of each, `<name>.zh_CN.svg`, with the same rows in Chinese
+(Sphinx shows it on the Chinese pages: `figure_language_filename`). Its words are messages of the
+site's catalogue, locales/zh_CN/LC_MESSAGES/sphinx.po (`WORDS` lists them, tools/translations.py
+checks them), and the chapters' titles those of the chapters' catalogues.
 """
 
 from __future__ import annotations
@@ -33,12 +38,48 @@ SEED = dict(img_size=32, patch_size=8, in_chans=3, num_classes=1000, embed_dim=1
             num_heads=12, head_dim=64, mlp_ratio=2.0)  # fmt: skip
 WIDTH, ROW, TOP, CAPTION, GAP, FONT = 720, 30, 58, 28, 8, 14
 INK, MUTED, ACCENT, ACCENT_BG, BLOCK_BG = "#1f2328", "#57606a", "#0a5bd3", "#dbe9ff", "#f3f4f6"
+LOCALES = ROOT / "locales"
+LANGUAGES = ("zh_CN",)  # the editions besides English with a figure of their own
+FONTS = "DejaVu Sans, Arial, WenQuanYi Zen Hei, Noto Sans CJK SC, Microsoft YaHei, sans-serif"
+
+# The figure's own words (the row labels are vit_lib's stage labels, `stage_labels()`).
+TITLE = "The Vision Transformer at the seed configuration"
+HERE = "You are here: chapter {chapter}"
+LEGEND = "stage · what it does · the shape it leaves (N = 4 images, T = 17 tokens, D = 1024)"
+BLOCK = "one encoder block, opened up: the encoder repeats it depth times (2 here, 12 in ViT-B)"
+CHAPTER = "ch. {number}"
+WORDS = (TITLE, HERE, LEGEND, BLOCK, CHAPTER)
 
 
-def chapter_title(chapter: str) -> str:
+def stage_labels() -> list[str]:
+    """The row labels of the figure, in order: its words to translate besides `WORDS`."""
+    return list(dict.fromkeys(row.label for row in traced_rows()))
+
+
+def translator(language: str | None):
+    """English -> the language's words, from its catalogues; English itself for None."""
+    if language is None:
+        return lambda text: text
+    from babel.messages.pofile import read_po
+
+    words = {}
+    for po in sorted((LOCALES / language / "LC_MESSAGES").rglob("*.po")):
+        with po.open("rb") as file:
+            words.update({m.id: m.string for m in read_po(file) if m.id and m.string and not m.fuzzy})
+
+    def translate(text: str) -> str:
+        if text not in words:
+            sys.exit(f"error: no {language} translation of {text!r}: run `make translations`, "
+                     "translate it in locales/, then `make figures`")  # fmt: skip
+        return words[text]
+
+    return translate
+
+
+def chapter_title(chapter: str, translate=str) -> str:
     """A chapter's number and the title it gives itself, e.g. "3 · Queries, keys, values and heads"."""
     heading = re.search(r"^# (.+)$", (ROOT / "chapters" / f"{chapter}.md").read_text(), re.MULTILINE)
-    return f"{int(chapter[:2])} · {heading[1]}"
+    return f"{int(chapter[:2])} · {translate(heading[1])}"
 
 
 @functools.cache
@@ -62,34 +103,30 @@ def row_tops(rows: tuple) -> list[int]:
     return tops
 
 
-def render(chapter: str | None) -> str:
-    """The figure as SVG text; `chapter` (e.g. "03_qkv_heads") highlights that chapter's stages."""
+def render(chapter: str | None, language: str | None = None) -> str:
+    """The figure as SVG text; `chapter` (e.g. "03_qkv_heads") highlights that chapter's stages;
+    `language` (e.g. "zh_CN"): its words in that language."""
+    _ = translator(language)
     rows = traced_rows()
     tops = row_tops(rows)
     height = tops[-1] + ROW + 12
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" '
-        f'height="{height}" font-family="DejaVu Sans, Arial, sans-serif" font-size="{FONT}">',
+        f'height="{height}" font-family="{FONTS}" font-size="{FONT}">',
         f'<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>',
     ]
-    title = "The Vision Transformer at the seed configuration"
+    title = _(TITLE)
     if chapter is not None:
-        title = f"You are here: chapter {chapter_title(chapter)}"
+        title = _(HERE).format(chapter=chapter_title(chapter, _))
     out.append(f'<text x="16" y="26" font-size="17" font-weight="bold" fill="{INK}">{escape(title)}</text>')
-    out.append(
-        f'<text x="16" y="46" fill="{MUTED}">stage · what it does · the shape it leaves '
-        "(N = 4 images, T = 17 tokens, D = 1024)</text>"
-    )
+    out.append(f'<text x="16" y="46" fill="{MUTED}">{escape(_(LEGEND))}</text>')
     block = [i for i, row in enumerate(rows) if row.where == "block 0"]
     y0, y1 = tops[block[0]] - CAPTION + 4, tops[block[-1]] + ROW + 4
     out.append(
         f'<rect x="8" y="{y0}" width="{WIDTH - 16}" height="{y1 - y0}" rx="8" fill="{BLOCK_BG}" '
         f'stroke="{MUTED}" stroke-dasharray="4 3"/>'
     )
-    out.append(
-        f'<text x="20" y="{y0 + 18}" fill="{MUTED}">one encoder block, opened up: the encoder repeats it '
-        "depth times (2 here, 12 in ViT-B)</text>"
-    )
+    out.append(f'<text x="20" y="{y0 + 18}" fill="{MUTED}">{escape(_(BLOCK))}</text>')
     for row, y in zip(rows, tops):
         here = chapter is not None and row.stage.chapter == chapter
         if here:
@@ -106,12 +143,12 @@ def render(chapter: str | None) -> str:
             f'stroke="{colour}"/>',
             f'<text x="{x + 12}" y="{middle}" text-anchor="middle" font-size="12" '
             f'fill="{"#ffffff" if here else colour}">{row.step}</text>',
-            f'<text x="{x + 32}" y="{middle}" fill="{colour}"{weight}>{escape(row.label)}</text>',
+            f'<text x="{x + 32}" y="{middle}" fill="{colour}"{weight}>{escape(_(row.label))}</text>',
             f'<text x="{WIDTH - 90}" y="{middle}" text-anchor="end" '
             f'font-family="DejaVu Sans Mono, monospace" fill="{colour}"{weight}>'
             f"{escape(str(row.shape))}</text>",
             f'<text x="{WIDTH - 22}" y="{middle}" text-anchor="end" fill="{MUTED}">'
-            f"ch. {int(row.stage.chapter[:2])}</text>",
+            f"{escape(_(CHAPTER).format(number=int(row.stage.chapter[:2])))}</text>",
         ]
     out.append("</svg>")
     return "\n".join(out) + "\n"
@@ -131,9 +168,13 @@ def opening(chapter: str) -> str:
 
 
 def figures() -> dict[Path, str]:
-    files = {OUT / "whole.svg": render(None)}
-    for chapter in sorted({stage.chapter for stage in Stage}):
-        files[OUT / f"{chapter}.svg"] = render(chapter)
+    """Every figure: English as `<name>.svg`, each other edition's as `<name>.<language>.svg`."""
+    files = {}
+    for language in (None, *LANGUAGES):
+        suffix = f".{language}.svg" if language else ".svg"
+        files[OUT / f"whole{suffix}"] = render(None, language)
+        for chapter in sorted({stage.chapter for stage in Stage}):
+            files[OUT / f"{chapter}{suffix}"] = render(chapter, language)
     return files
 
 

@@ -95,16 +95,19 @@ def extract(outdir: Path) -> None:
 
 
 def site_messages() -> list[str]:
-    """The words of the site outside its pages: the table of contents' part captions, and
-    book/_ext/editions.py's CHROME (title, search box, language switch, theme strings)."""
+    """The words of the site outside its pages: the table of contents' part captions,
+    book/_ext/editions.py's CHROME (title, search box, language switch, theme strings), and the
+    whole-model figures' words (tools/architecture.py)."""
     import yaml
 
     sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    sys.path.insert(0, str(ROOT / "tools"))
+    from architecture import WORDS, stage_labels
     from editions import CHROME
 
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
     captions = [part["caption"] for part in toc.get("parts", []) if part.get("caption")]
-    return list(dict.fromkeys([*captions, *CHROME]))
+    return list(dict.fromkeys([*captions, *CHROME, *WORDS, *stage_labels()]))
 
 
 def write_site_template(path: Path) -> None:
@@ -331,7 +334,10 @@ def cmd_lint(args) -> int:
 
 
 def cmd_build(_args) -> int:
-    if sphinx("html", SITE, ROOT / "_build" / f".doctrees-{LANGUAGE}", LANGUAGE) != 0:
+    # read afresh, as `jupyter-book build --all` writes afresh: the site's words (sphinx.po) and
+    # the part captions are read with the pages, and a page whose catalogue did not change would
+    # otherwise keep them as they were
+    if sphinx("html", SITE, ROOT / "_build" / f".doctrees-{LANGUAGE}", LANGUAGE, fresh=True) != 0:
         print("error: the Chinese build failed (its warnings are above)")
         return 1
     # as jupyter-book does for the English site: the folder's index leads to the first page
