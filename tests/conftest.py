@@ -1,7 +1,12 @@
 """Shared fixtures and helpers: the repository root, a scratch copy of the literate sources, the
-Fashion-MNIST skip, and random weights of trained-like size for comparisons with timm."""
+Fashion-MNIST skip, random weights of trained-like size for comparisons with timm, and the
+interface strings of the site's two widgets (the explorer, the shape calculator) in English and
+Chinese."""
 
+import json
+import re
 import shutil
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -71,3 +76,95 @@ def images_for(
     return torch.randn(
         batch, model.patch_embed.proj.in_channels, h, w, generator=g, dtype=torch.float64
     ).to(dtype)
+
+
+# ------------------------------------------------------------------ the widgets' two languages
+# Ideographs and Chinese punctuation (a translation may be just "。").
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def interface_text(script: Path) -> dict[str, dict[str, str]]:
+    """The interface strings of a widget's script, language -> key -> string.
+
+    The script holds them as `const TEXT = { en: { key: "string", ... }, zh: { ... } };`, one
+    string a line. Any other line inside a table (a comment aside) is refused, so that no string
+    escapes the checks by being written another way.
+    """
+    source = script.read_text(encoding="utf-8")
+    body = re.search(r"^const TEXT = \{\n(.*?)^\};$", source, re.MULTILINE | re.DOTALL)
+    assert body, f"{script.name}: no `const TEXT = {{ ... }};`"
+    tables: dict[str, dict[str, str]] = {}
+    for language, table in re.findall(r"^  (\w+): \{\n(.*?)^  \},$", body[1], re.M | re.S):
+        strings: dict[str, str] = {}
+        for line in map(str.strip, table.splitlines()):
+            if not line or line.startswith("//"):
+                continue
+            entry = re.fullmatch(r'(\w+): ("(?:[^"\\]|\\.)*"),', line)
+            assert entry, f"{script.name}, {language}: not a one-line string: {line}"
+            assert entry[1] not in strings, f"{script.name}, {language}: {entry[1]} twice"
+            strings[entry[1]] = json.loads(entry[2])
+        tables[language] = strings
+    return tables
+
+
+def interface_text_problems(tables: dict[str, dict[str, str]], same: set[str]) -> list[str]:
+    """What is wrong with a widget's tables: a language other than en and zh, a key in one table
+    only, a Chinese string that is empty or has no Chinese in it, or other {placeholders} than
+    the English. The keys in `same` are identical in both languages on purpose (softmax)."""
+    if sorted(tables) != ["en", "zh"]:
+        return [f"the tables are {sorted(tables)}, not ['en', 'zh']"]
+    en, zh = tables["en"], tables["zh"]
+    problems = [f"{key}: only in the English table" for key in sorted(en.keys() - zh.keys())]
+    problems += [f"{key}: only in the Chinese table" for key in sorted(zh.keys() - en.keys())]
+    for key in sorted(en.keys() & zh.keys()):
+        if not zh[key].strip():
+            problems.append(f"{key}: the Chinese is empty")
+        elif key in same:
+            if zh[key] != en[key]:
+                problems.append(f"{key}: listed as the same in both, but {zh[key]!r}")
+        elif not CJK.search(zh[key]):
+            problems.append(f"{key}: no Chinese in {zh[key]!r}")
+        if sorted(PLACEHOLDER.findall(en[key])) != sorted(PLACEHOLDER.findall(zh[key])):
+            problems.append(f"{key}: the placeholders of {en[key]!r} and {zh[key]!r} differ")
+    problems += [f"{key}: listed as the same in both, but in no table" for key in same - en.keys()]
+    return problems
+
+
+class _MarkedWords(HTMLParser):
+    """The words a page's raw HTML marks for translation: data-i18n="key" (the element's text)
+    and data-i18n-label="key" (its aria-label), as (key, English) pairs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.marked: list[tuple[str, str]] = []
+        self.open: list[list] = []  # [tag, key or None, text so far]
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        attributes = dict(attrs)
+        if "data-i18n-label" in attributes:
+            self.marked.append((attributes["data-i18n-label"], attributes.get("aria-label", "")))
+        if tag not in ("input", "br", "link", "meta", "img"):
+            self.open.append([tag, attributes.get("data-i18n"), ""])
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.open:
+            name, key, text = self.open.pop()
+            if key is not None:
+                self.marked.append((key, " ".join(text.split())))
+            if self.open:
+                self.open[-1][2] += text
+            if name == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        if self.open:
+            self.open[-1][2] += data
+
+
+def marked_words(page: Path) -> list[tuple[str, str]]:
+    """(key, English) for each word of `page`'s `{raw} html` blocks that a widget translates."""
+    parser = _MarkedWords()
+    for block in re.findall(r"^```\{raw\} html\n(.*?)^```$", page.read_text(), re.M | re.S):
+        parser.feed(block)
+    return parser.marked

@@ -1,14 +1,15 @@
-"""vit_lib.explorer (chapters/16_explorer.md): the export to ONNX and the pen.
+"""vit_lib.explorer (chapters/16_explorer.md): the export to ONNX and the pen; the page's words.
 
 onnxruntime must give every named output of `ExplorerModel` to 1e-5 for several configurations,
 the seed configuration among them, at a batch size other than the one exported with; the pen must
-ink exactly what its rule says. Bad input is refused case by case.
+ink exactly what its rule says. Bad input is refused case by case. The page's interface strings
+(book/_static/explorer/explorer.js) come in English and Chinese, with the same keys.
 """
 
 import pytest
 import torch
 
-from conftest import like_trained
+from conftest import ROOT, interface_text, interface_text_problems, like_trained, marked_words
 from vit_lib import FamilyViT, VisionTransformer, load_pretrained
 from vit_lib.explorer import (
     BLOCK,
@@ -18,6 +19,7 @@ from vit_lib.explorer import (
     ink_bitmap,
     strokes_to_digit,
 )
+from vit_lib.stages import Stage
 
 onnxruntime = pytest.importorskip("onnxruntime", reason="pip install 'vit-lib[onnx]'")
 
@@ -172,3 +174,42 @@ def test_the_counts_are_the_bitmap_in_blocks():
 def test_bad_strokes_are_refused(strokes, message):
     with pytest.raises(ValueError, match=message):
         strokes_to_digit(strokes)
+
+
+# ------------------------------------------------------------------------------ the page's words
+EXPLORER_JS = ROOT / "book" / "_static" / "explorer" / "explorer.js"
+SAME_IN_BOTH = {"stage8", "stage12"}  # softmax and LayerNorm keep their names in Chinese
+
+
+def test_the_explorer_has_its_words_in_english_and_chinese():
+    tables = interface_text(EXPLORER_JS)
+    assert interface_text_problems(tables, SAME_IN_BOTH) == []
+    # the table of stages shows vit_lib's names on the English page, as it did before
+    stages = {f"stage{stage.number}": stage.label for stage in Stage}
+    assert {key: tables["en"].get(key) for key in stages} == stages
+    # what the page's own HTML says in English, before explorer.js words it
+    marked = marked_words(ROOT / "book" / "explorer.md")
+    assert marked and all(tables["en"].get(key) == english for key, english in marked), marked
+
+
+def test_the_check_of_the_two_tables_bites(tmp_path):
+    script = tmp_path / "widget.js"
+    script.write_text(
+        "const TEXT = {\n"
+        '  en: {\n    clear: "Clear",\n    sample: "test {label}",\n    soft: "softmax",\n'
+        '    head: "head",\n    block: "block",\n  },\n'
+        '  zh: {\n    clear: " ",\n    sample: "测试 {name}",\n    soft: "软最大",\n'
+        '    heads: "头",\n    block: "block",\n  },\n};\n',
+        encoding="utf-8",
+    )
+    assert interface_text_problems(interface_text(script), {"soft"}) == [
+        "head: only in the English table",
+        "heads: only in the Chinese table",
+        "block: no Chinese in 'block'",
+        "clear: the Chinese is empty",
+        "sample: the placeholders of 'test {label}' and '测试 {name}' differ",
+        "soft: listed as the same in both, but '软最大'",
+    ]
+    script.write_text('const TEXT = {\n  en: {\n    a: "two " +\n      "lines",\n  },\n};\n')
+    with pytest.raises(AssertionError, match="not a one-line string"):
+        interface_text(script)

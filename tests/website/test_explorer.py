@@ -4,23 +4,29 @@ The page runs the shipped digits ViT with onnxruntime-web; its outputs for the s
 digits, for the scripted strokes of book/_static/explorer/strokes.json and for a stroke drawn
 with the mouse must equal `vit_lib.explorer.ExplorerModel`'s for the same 8 x 8 digit (to 1e-4),
 and the page's pen must give the same 8 x 8 counts as `strokes_to_digit`. A planted model file
-and a planted preprocessing bug must both be caught. Needs a built site (`make book`).
+and a planted preprocessing bug must both be caught. The page does all of this in both editions,
+the English one and the Chinese one (zh_CN/), whose interface is Chinese. Needs a built site
+(`make book`).
 """
 
 import json
 import re
+from urllib.parse import urlsplit
 
 import pytest
 import torch
 from page_fixtures import base_url, browser, site, unavailable, watch  # noqa: F401  (fixtures)
 from sitecheck import ROOT, SITE
 
+from conftest import CJK, interface_text
 from vit_lib import attention_rollout, load_digits, load_pretrained
 from vit_lib.explorer import ExplorerModel, export_onnx, strokes_to_digit
 
 STROKES = json.loads((ROOT / "book/_static/explorer/strokes.json").read_text())["strokes"]
 TOLERANCE = 1e-4
 PAGE = "book/explorer.html"
+EDITIONS = {"en": PAGE, "zh": f"zh_CN/{PAGE}"}  # the English site and the Chinese one
+TEXT = interface_text(ROOT / "book" / "_static" / "explorer" / "explorer.js")
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +55,10 @@ class Opened:
         self.page.close()
 
 
-@pytest.fixture
-def explorer(browser, base_url):
-    opened = Opened(browser, f"{base_url}/{PAGE}").open()
+@pytest.fixture(params=sorted(EDITIONS))
+def explorer(request, browser, base_url):
+    opened = Opened(browser, f"{base_url}/{EDITIONS[request.param]}").open()
+    opened.edition = request.param
     yield opened
     problems = opened.problems
     opened.close()
@@ -168,11 +175,12 @@ def test_hovering_a_patch_shows_its_own_attention_row(explorer, trained):
     assert main_view(page)["view"]["query"] == 0
 
 
+@pytest.mark.parametrize("edition", sorted(EDITIONS))
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_it_works_on_a_phone_in_both_themes(browser, base_url, scheme, site):
+def test_it_works_on_a_phone_in_both_themes(browser, base_url, scheme, site, edition):
     opened = Opened(
         browser,
-        f"{base_url}/{PAGE}",
+        f"{base_url}/{EDITIONS[edition]}",
         viewport={"width": 390, "height": 844},
         color_scheme=scheme,
         has_touch=True,
@@ -187,18 +195,82 @@ def test_it_works_on_a_phone_in_both_themes(browser, base_url, scheme, site):
     assert page.evaluate("() => window.explorer.view().query") != 0  # a tap pins a patch
     shots = site.parent / "screenshots"
     shots.mkdir(exist_ok=True)
-    page.screenshot(path=str(shots / f"explorer-390-{scheme}.png"), full_page=True)
+    page.screenshot(path=str(shots / f"explorer-{edition}-390-{scheme}.png"), full_page=True)
     problems = opened.problems
     opened.close()
     assert problems == []
 
 
-def test_opened_from_a_file_it_says_it_must_be_served(browser):
+@pytest.mark.parametrize(
+    "edition, says",
+    [("en", "needs the site to be served"), ("zh", "探索器需要由服务器提供网站")],
+    ids=["en", "zh"],
+)
+def test_opened_from_a_file_it_says_it_must_be_served(browser, edition, says):
     page = browser.new_page()
-    page.goto((SITE / PAGE).as_uri(), wait_until="load")
+    page.goto((SITE / EDITIONS[edition]).as_uri(), wait_until="load")
     alert = page.locator("#vit-explorer [role=alert]")
-    assert "needs the site to be served" in alert.inner_text()
+    assert says in alert.inner_text()
     page.close()
+
+
+# ---------------------------------------------------------------------- the page's language
+INTERFACE = """() => {
+    const root = document.getElementById("vit-explorer");
+    const texts = (selector) => Array.from(root.querySelectorAll(selector),
+        (node) => node.textContent.trim());
+    return {
+        headings: texts("h3"), buttons: texts("button"), labels: texts("label"),
+        options: texts("option"), headers: texts("th"), links: texts("a"),
+        lines: texts(".vx-status, .vx-note"),
+        attributes: Array.from(root.querySelectorAll("[aria-label], [title]"),
+            (node) => [node.getAttribute("aria-label"), node.getAttribute("title")])
+            .flat().filter(Boolean),
+        text: root.innerText,
+        hrefs: Array.from(root.querySelectorAll("a"), (a) => a.href),
+    };
+}"""
+# English words that the Chinese interface keeps: code names and the runtime's name
+KEPT = {"onnxruntime", "web", "softmax", "LayerNorm"}
+
+
+def english_words(text: str) -> set[str]:
+    """Words of English prose in `text`: three letters or more, not part of an identifier
+    (norm1, img_size) and not one of the names the Chinese interface keeps."""
+    words = re.findall(r"(?<![\w.])[A-Za-z][A-Za-z0-9_]*", text)
+    return {w for w in words if len(w) >= 3 and w.isalpha() and w not in KEPT}
+
+
+def test_the_interface_is_in_the_pages_language(explorer, site):
+    page = explorer.page
+    page.locator("#vx-main").hover()  # a patch's row: the line under the map names the patch
+    shown = page.evaluate(INTERFACE)
+    en, zh = TEXT["en"], TEXT["zh"]
+    headings = ["drawHeading", "seesHeading", "probsHeading", "attentionHeading",
+                "tokensHeading", "shapesHeading"]  # fmt: skip
+    if explorer.edition == "en":  # as it was before the page had two languages
+        assert shown["headings"] == [en[key] for key in headings]
+        assert shown["buttons"][:2] == ["Clear", "test 0"]
+        assert shown["headers"] == ["stage", "where", "shape"]
+        assert shown["lines"][0] == en["ready"]
+    else:
+        assert shown["headings"] == [zh[key] for key in headings]
+        assert shown["buttons"][:2] == ["清除", "测试 0"]
+        assert shown["headers"] == ["阶段", "所在块", "形状"]
+        assert shown["lines"][0] == zh["ready"]
+        everything = [shown[kind] for kind in ("headings", "buttons", "labels", "options",
+                                                "headers", "lines", "attributes")]  # fmt: skip
+        unworded = [t for texts in everything for t in texts if not CJK.search(t)]
+        assert unworded == [], "not in Chinese"
+        left = english_words(shown["text"] + " " + " ".join(shown["attributes"]))
+        assert left == set(), "English left on the Chinese page"
+        assert "图像块 " in shown["lines"][2]  # the hovered patch, named in Chinese
+    # each stage links to the chapter that builds it, in the page's own edition
+    edition = "zh_CN/book/" if explorer.edition == "zh" else "book/"
+    for href in shown["hrefs"]:
+        path, anchor = urlsplit(href).path.lstrip("/"), urlsplit(href).fragment
+        assert path.startswith(edition), href
+        assert f'id="{anchor}"' in (site / path).read_text(), href
 
 
 # ---------------------------------------------------------------------- the checks bite

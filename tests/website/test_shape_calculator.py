@@ -14,6 +14,8 @@ itself, never from a second copy of the formulas:
 
 Then `window.shapeCalculator.compute(config)` runs in Chromium on the built page, and every
 shape, count and message must agree exactly. The last tests prove that the comparison bites.
+The page works the same in both editions; on the Chinese one (zh_CN/) its interface is Chinese,
+ViTConfig's messages stay as Python prints them.
 
 Run after `make book`: SITE_TESTS_REQUIRED=1 python -m pytest tests/website/test_shape_calculator.py
 """
@@ -23,6 +25,7 @@ import random
 import re
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import torch
@@ -30,6 +33,7 @@ from page_fixtures import base_url, browser, site, unavailable, watch  # noqa: F
 from sitecheck import ROOT, SITE
 from torch.utils.flop_counter import FlopCounterMode
 
+from conftest import CJK, interface_text, interface_text_problems, marked_words
 from vit_lib import VisionTransformer, ViTConfig, shape_trace
 from vit_lib import stages as stage_recorder
 from vit_lib.stages import ShapeRow, Stage
@@ -38,7 +42,9 @@ from vit_lib.stages import ShapeRow, Stage
 pytestmark = pytest.mark.filterwarnings("ignore:Initializing zero-element tensors:UserWarning")
 
 PAGE = "book/shape_calculator.html"
+EDITIONS = {"en": PAGE, "zh": f"zh_CN/{PAGE}"}  # the English site and the Chinese one
 SCRIPT = SITE / "_static" / "calculator" / "calculator.js"
+SOURCE = ROOT / "book" / "_static" / "calculator" / "calculator.js"
 SEED = dict(
     N=4, C=3, H=32, W=32, P=8, D=1024, h=12, d_h=64, D_ff=2048, K=1000,
     depth=2, class_token=True, pool="token",
@@ -49,8 +55,8 @@ SEED = dict(
 class CalculatorPage:
     """The calculator page in one browser tab, with what went wrong in it (`watch`)."""
 
-    def __init__(self, browser, url: str, script: str | None = None) -> None:
-        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+    def __init__(self, browser, url: str, script: str | None = None, width: int = 1280) -> None:
+        self.page = browser.new_page(viewport={"width": width, "height": 900})
         self.errors = watch(self.page)
         if script is not None:  # serve this instead of the site's calculator.js
             self.page.route(
@@ -476,8 +482,14 @@ def test_every_stage_links_to_the_section_that_builds_it(site: Path, calculator:
         assert f'id="{anchor}"' in html, f"{row['name']}: no #{anchor} in {page}"
 
 
-def test_the_form_shows_the_message_of_an_invalid_value(browser, base_url: str):
-    page = CalculatorPage(browser, f"{base_url}/{PAGE}")
+# The calculator's own messages, on each edition (ViTConfig's are the same on both).
+NO_BATCH = {"en": "batch size N must be at least 1, got 0", "zh": "批大小 N 至少为 1，实际为 0"}
+NOT_WHOLE = {"en": "D must be a whole number, got '4.5'", "zh": "D 必须是整数，实际为 '4.5'"}
+
+
+@pytest.mark.parametrize("edition", sorted(EDITIONS))
+def test_the_form_shows_the_message_of_an_invalid_value(browser, base_url: str, edition: str):
+    page = CalculatorPage(browser, f"{base_url}/{EDITIONS[edition]}")
     try:
         tab = page.page
         alert, rows = (
@@ -503,9 +515,115 @@ def test_the_form_shows_the_message_of_an_invalid_value(browser, base_url: str):
         assert alert.text_content() == (
             "embed_dim 1024 is not divisible by num_heads 12; set head_dim explicitly"
         )
+        tab.fill("input[name=d_h]", "64")
+        tab.fill("input[name=N]", "0")  # the calculator's own rules, in the page's language
+        assert alert.text_content() == NO_BATCH[edition]
+        assert tab.get_attribute("input[name=N]", "aria-invalid") == "true"
+        tab.fill("input[name=N]", "4")
+        tab.fill("input[name=D]", "4.5")
+        assert alert.text_content() == NOT_WHOLE[edition]
         tab.click("button[type=reset]")
         tab.wait_for_function("document.querySelectorAll('#calc-stages tbody tr').length === 27")
         assert alert.text_content() == ""
+        assert not page.errors, page.errors
+    finally:
+        page.close()
+
+
+# ---------------------------------------------------------------------------- the page's language
+SAME_IN_BOTH = {"stage8", "stage12"}  # softmax and LayerNorm keep their names in Chinese
+
+
+def test_the_calculator_has_its_words_in_english_and_chinese():
+    tables = interface_text(SOURCE)
+    assert interface_text_problems(tables, SAME_IN_BOTH) == []
+    # the English stage names are vit_lib's (shape_trace's), as compute() gives them
+    stages = {f"stage{stage.number}": stage.label for stage in Stage}
+    assert {key: tables["en"].get(key) for key in stages} == stages
+    # what the page's own HTML says in English, before calculator.js words it
+    marked = marked_words(ROOT / "book" / "shape_calculator.md")
+    assert len(marked) > 20 and all(tables["en"].get(k) == english for k, english in marked), marked
+
+
+INTERFACE = """() => {
+    const root = document.getElementById("calculator");
+    const texts = (selector) => Array.from(root.querySelectorAll(selector),
+        (node) => node.textContent.trim());
+    return {
+        marked: texts("[data-i18n]"), legends: texts("legend"), buttons: texts("button"),
+        captions: texts("caption"), headers: texts("thead th"), summary: texts(".calc-summary"),
+        stages: texts("#calc-stages tbody td.stage-name"),
+        where: texts("#calc-stages tbody td:nth-child(3)"),
+        groups: texts("#calc-params tbody td:first-child, #calc-flops tbody td:first-child"),
+        total: texts("#calc-stages tfoot th")[1],
+        regions: Array.from(root.querySelectorAll("[role=region]"),
+            (region) => region.getAttribute("aria-label")),
+        text: root.innerText,
+        hrefs: Array.from(root.querySelectorAll("#calc-stages a"), (a) => a.href),
+    };
+}"""
+SUMMARY = {
+    "en": "T = 17 tokens (16 patches + class token), h·d_h = 768, D_ff = 2048 (mlp_ratio 2.0); "
+    "15,944,168 parameters, 2,036,948,992 FLOPs per forward pass.",
+    "zh": "T = 17 个词元（16 个图像块 + 类别标记），h·d_h = 768，D_ff = 2048（mlp_ratio 2.0）；"
+    "参数 15,944,168 个，每次前向传播 2,036,948,992 次浮点运算（FLOPs）。",
+}
+# The names the Chinese interface keeps: stages, modules (qkv, proj, mlp), options and fields.
+KEPT = {"softmax", "LayerNorm", "qkv", "proj", "mlp", "token", "avg", "depth", "FLOPs"}
+
+
+def english_words(text: str) -> set[str]:
+    """Words of English prose in `text`: three letters or more, not part of an identifier
+    (norm1, img_size, shape_trace) and not one of the names the Chinese interface keeps."""
+    words = re.findall(r"(?<![\w.])[A-Za-z][A-Za-z0-9_]*", text)
+    return {w for w in words if len(w) >= 3 and w.isalpha() and w not in KEPT}
+
+
+@pytest.mark.parametrize("edition", sorted(EDITIONS))
+def test_the_interface_is_in_the_pages_language(browser, base_url: str, site: Path, edition):
+    page = CalculatorPage(browser, f"{base_url}/{EDITIONS[edition]}")
+    try:
+        shown = page.page.evaluate(INTERFACE)
+        assert not page.errors, page.errors
+    finally:
+        page.close()
+    assert shown["summary"] == [SUMMARY[edition]]
+    if edition == "en":  # as it was before the page had two languages
+        assert shown["legends"] == ["Images", "Widths", "Model"]
+        assert shown["headers"][:6] == ["#", "stage", "where", "shape", "parameters", "FLOPs"]
+        assert shown["stages"][4:6] == ["LayerNorm (norm1)", "q, k, v (each)"]
+        assert shown["where"][4] == "block 0" and shown["total"] == "total"
+        assert shown["groups"][:4] == ["patch embedding", "class token", "positional embedding",
+                                       "2 blocks"]  # fmt: skip
+    else:
+        assert shown["legends"] == ["图像", "宽度", "模型"]
+        assert shown["headers"][:6] == ["#", "阶段", "所在块", "形状", "参数", "浮点运算次数"]
+        assert shown["stages"][4:6] == ["LayerNorm（norm1）", "q, k, v（各自）"]
+        assert shown["where"][4] == "块 0" and shown["total"] == "合计"
+        wordy = [shown[kind] for kind in ("marked", "legends", "buttons", "captions", "regions")]
+        wordy.append(shown["headers"][1:] + shown["stages"] + shown["groups"])
+        unworded = [text for texts in wordy for text in texts if not CJK.search(text)]
+        kept = ["softmax", "LayerNorm（norm1）", "LayerNorm（norm2）", "qkv", "proj", "mlp"]
+        assert set(unworded) <= set(kept), "not in Chinese"
+        left = english_words(shown["text"] + " " + " ".join(shown["regions"]))
+        assert left == set(), "English left on the Chinese page"
+    # each stage links to the chapter that builds it, in the page's own edition
+    folder = "zh_CN/book/" if edition == "zh" else "book/"
+    for href in shown["hrefs"]:
+        path, anchor = urlsplit(href).path.lstrip("/"), urlsplit(href).fragment
+        assert path.startswith(folder), href
+        assert f'id="{anchor}"' in (site / path).read_text(), href
+
+
+@pytest.mark.parametrize("edition", sorted(EDITIONS))
+def test_it_fits_a_phone(browser, base_url: str, site: Path, edition: str):
+    page = CalculatorPage(browser, f"{base_url}/{EDITIONS[edition]}", width=390)
+    try:
+        assert page.page.evaluate("() => document.documentElement.scrollWidth") <= 390
+        shots = site.parent / "screenshots"
+        shots.mkdir(exist_ok=True)
+        path = shots / f"shape_calculator-{edition}-390.png"
+        page.page.screenshot(path=str(path), full_page=True)
         assert not page.errors, page.errors
     finally:
         page.close()

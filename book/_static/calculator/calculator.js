@@ -38,6 +38,150 @@ const STAGE = {
 const GLOBAL_POOLS = ["token", "avg"];  // vit_lib.pool.GLOBAL_POOLS
 const WHOLE_NUMBERS = ["N", "C", "H", "W", "P", "D", "h", "D_ff", "K", "depth"];
 
+// ----------------------------------------------------------------- the interface's words
+
+// One table per language, with the same keys (tests/website/test_shape_calculator.py checks
+// them); the page's <html lang> picks one: "zh-CN" on the Chinese edition, English otherwise.
+// `{name}` is filled in by fill(). ViTConfig's messages are not here: the page shows them as
+// Python prints them, in every language. The calculator's own rules are (`ownRule`), worded
+// like ViTConfig's in English.
+const TEXT = {
+  en: {
+    images: "Images",
+    widths: "Widths",
+    model: "Model",
+    batchSize: "batch size",
+    imgHeight: "img_size height",
+    imgWidth: "img_size width",
+    headDim: "head_dim, empty: D // h",
+    encoderBlocks: "encoder blocks",
+    numClasses: "num_classes, 0: no head",
+    classToken: "class token",
+    pooling: "pooling",
+    reset: "Back to the seed configuration",
+    noteBefore: "Every stage in the order the model computes it, as",
+    noteAfter: "prints it; each name links to the section that builds the stage.",
+    stagesRegion: "Every stage: shape, parameters, FLOPs",
+    stagesCaption: "Stages, shapes, parameters and FLOPs",
+    stage: "stage",
+    where: "where",
+    shape: "shape",
+    parameters: "parameters",
+    flops: "FLOPs",
+    paramsRegion: "Parameters by group",
+    paramsCaption: "Parameters, grouped as in chapter 10's table.",
+    flopsRegion: "FLOPs by group",
+    flopsCaptionBefore: "FLOPs, grouped as in chapter 10's",
+    flopsCaptionAfter: ".",
+    group: "group",
+    share: "share",
+    total: "total",
+    block: "block {block}",
+    stagePart: "{stage} ({part})",
+    stage1: "input",
+    stage2: "patch embedding",
+    stage3: "class token",
+    stage4: "positional embedding",
+    stage5: "q, k, v (each)",
+    stage6: "split heads",
+    stage7: "scores",
+    stage8: "softmax",
+    stage9: "weighted values",
+    stage10: "merge heads",
+    stage11: "output projection + residual",
+    stage12: "LayerNorm",
+    stage13: "feed-forward + residual",
+    stage14: "encoder (+ final norm)",
+    stage15: "pooling",
+    stage16: "classification head",
+    groupBlocks: "{depth} blocks",
+    groupFinalNorm: "final norm",
+    groupHead: "head",
+    groupAttention: "scores + weighted values",
+    summary: "T = {T} tokens ({patches}), h·d_h = {inner}, D_ff = {D_ff} (mlp_ratio {mlp_ratio}); {params} parameters, {flops} FLOPs per forward pass.",
+    withClassToken: "{L} patches + class token",
+    patchesOnly: "patches only",
+    // a second sentence after the summary: in English, a space between the two
+    roundedDown: " The MLP gets {D_ff} hidden units, not {asked}: int({D} * {mlp_ratio}) rounds the float product down.",
+    notWhole: "{name} must be a whole number, got {got}",
+    notWholeOrEmpty: "d_h must be a whole number or empty (D // h), got {got}",
+    notAFlag: "class_token must be true or false, got {got}",
+    notAString: "pool must be a string, got {got}",
+    noHeight: "image height H must be at least 1, got {H}",
+    noWidth: "image width W must be at least 1, got {W}",
+    noBatch: "batch size N must be at least 1, got {N}",
+  },
+  zh: {
+    images: "图像",
+    widths: "宽度",
+    model: "模型",
+    batchSize: "批大小",
+    imgHeight: "img_size 的高",
+    imgWidth: "img_size 的宽",
+    headDim: "head_dim，留空即 D // h",
+    encoderBlocks: "编码器的块数",
+    numClasses: "num_classes，0 表示没有分类头",
+    classToken: "类别标记",
+    pooling: "全局池化",
+    reset: "恢复基准配置",
+    noteBefore: "每个阶段按模型计算的顺序排列，与",
+    noteAfter: "打印的一致；每个名称都链接到构建该阶段的小节。",
+    stagesRegion: "每个阶段：形状、参数、浮点运算次数",
+    stagesCaption: "各阶段的形状、参数与浮点运算次数",
+    stage: "阶段",
+    where: "所在块",
+    shape: "形状",
+    parameters: "参数",
+    flops: "浮点运算次数",
+    paramsRegion: "按组统计的参数",
+    paramsCaption: "参数，按第 10 章表格的方式分组。",
+    flopsRegion: "按组统计的浮点运算次数",
+    flopsCaptionBefore: "浮点运算次数（FLOPs），分组方式同第 10 章的",
+    flopsCaptionAfter: "。",
+    group: "组",
+    share: "占比",
+    total: "合计",
+    block: "块 {block}",
+    stagePart: "{stage}（{part}）",
+    stage1: "输入",
+    stage2: "图像块嵌入",
+    stage3: "类别标记",
+    stage4: "位置编码",
+    stage5: "q, k, v（各自）",
+    stage6: "拆分多头",
+    stage7: "注意力分数",
+    stage8: "softmax",
+    stage9: "值的加权和",
+    stage10: "合并多头",
+    stage11: "输出投影 + 残差",
+    stage12: "LayerNorm",
+    stage13: "前馈网络 + 残差",
+    stage14: "编码器（+ 最终归一化）",
+    stage15: "全局池化",
+    stage16: "分类头",
+    groupBlocks: "{depth} 个块",
+    groupFinalNorm: "最终归一化",
+    groupHead: "分类头",
+    groupAttention: "注意力分数 + 值的加权和",
+    summary: "T = {T} 个词元（{patches}），h·d_h = {inner}，D_ff = {D_ff}（mlp_ratio {mlp_ratio}）；参数 {params} 个，每次前向传播 {flops} 次浮点运算（FLOPs）。",
+    withClassToken: "{L} 个图像块 + 类别标记",
+    patchesOnly: "只有图像块",
+    roundedDown: "MLP 得到 {D_ff} 个隐藏单元，而不是 {asked}：int({D} * {mlp_ratio}) 把浮点乘积向下取整了。",
+    notWhole: "{name} 必须是整数，实际为 {got}",
+    notWholeOrEmpty: "d_h 必须是整数或留空（即 D // h），实际为 {got}",
+    notAFlag: "class_token 必须是 true 或 false，实际为 {got}",
+    notAString: "pool 必须是字符串，实际为 {got}",
+    noHeight: "图像高度 H 至少为 1，实际为 {H}",
+    noWidth: "图像宽度 W 至少为 1，实际为 {W}",
+    noBatch: "批大小 N 至少为 1，实际为 {N}",
+  },
+};
+
+// A string of `table` (TEXT.en or TEXT.zh) with its {placeholders} filled from `values`.
+function fill(table, key, values = {}) {
+  return table[key].replace(/\{(\w+)\}/g, (_, name) => String(values[name]));
+}
+
 // ----------------------------------------------------------------- Python's way of printing
 
 // repr() of a Python str, for the messages that quote one (`unknown global_pool 'max'`).
@@ -77,22 +221,25 @@ function describe(value) {
 // An error: its message, and the calculator's field that it is about (the page marks it).
 const refuse = (field, error) => ({ error, field });
 
+// An error of the calculator's own rules: its English message from TEXT, and its key and values,
+// with which the page words it in the page's language.
+const ownRule = (field, key, values) => ({ ...refuse(field, fill(TEXT.en, key, values)), key, values });
+
 // What the calculator needs before any rule can apply: whole numbers, a flag, a string.
 function inputError(cfg) {
   for (const name of WHOLE_NUMBERS) {
     if (!Number.isSafeInteger(cfg[name])) {
-      return refuse(name, `${name} must be a whole number, got ${describe(cfg[name])}`);
+      return ownRule(name, "notWhole", { name, got: describe(cfg[name]) });
     }
   }
   if (cfg.d_h !== null && !Number.isSafeInteger(cfg.d_h)) {
-    return refuse("d_h", `d_h must be a whole number or empty (D // h), got ${describe(cfg.d_h)}`);
+    return ownRule("d_h", "notWholeOrEmpty", { got: describe(cfg.d_h) });
   }
   if (typeof cfg.class_token !== "boolean") {
-    return refuse("class_token",
-      `class_token must be true or false, got ${describe(cfg.class_token)}`);
+    return ownRule("class_token", "notAFlag", { got: describe(cfg.class_token) });
   }
   if (typeof cfg.pool !== "string") {
-    return refuse("pool", `pool must be a string, got ${describe(cfg.pool)}`);
+    return ownRule("pool", "notAString", { got: describe(cfg.pool) });
   }
   return null;
 }
@@ -138,9 +285,9 @@ function vitConfigError(cfg) {
 // multiple of P passes the divisibility check; PyTorch then fails with an error of its own),
 // and a batch of no images. The messages are the calculator's, in ViTConfig's wording.
 function calculatorError(cfg) {
-  if (cfg.H < 1) return refuse("H", `image height H must be at least 1, got ${cfg.H}`);
-  if (cfg.W < 1) return refuse("W", `image width W must be at least 1, got ${cfg.W}`);
-  if (cfg.N < 1) return refuse("N", `batch size N must be at least 1, got ${cfg.N}`);
+  if (cfg.H < 1) return ownRule("H", "noHeight", { H: cfg.H });
+  if (cfg.W < 1) return ownRule("W", "noWidth", { W: cfg.W });
+  if (cfg.N < 1) return ownRule("N", "noBatch", { N: cfg.N });
   return null;
 }
 
@@ -261,8 +408,9 @@ function chapterGroups(cfg, c) {
  * `config` uses the calculator's names (see SEED; a missing field takes the seed's value):
  * N, C, H, W, P, D, h, d_h (null: D // h), D_ff, K, depth, class_token, pool ('token'/'avg').
  * Returns {stages: [{stage, name, where, shape, params, flops, href}], params, flops, groups,
- * sizes} or {error, field}: ViTConfig's message, and the field it is about. Parameters and
- * FLOPs are BigInts: exact beyond 2^53.
+ * sizes} or {error, field}: ViTConfig's message, and the field it is about (the calculator's own
+ * rules add {key, values}: their wording in TEXT). Parameters and FLOPs are BigInts: exact
+ * beyond 2^53.
  */
 export function compute(config) {
   const cfg = { ...SEED, ...config };
@@ -285,6 +433,46 @@ export function compute(config) {
 // ================================================================= the page
 
 const FIELDS = ["N", "C", "H", "W", "P", "D", "h", "d_h", "D_ff", "K", "depth"];
+
+// The interface string `key` in the page's language.
+function text(key, values = {}) {
+  const chinese = document.documentElement.lang.toLowerCase().startsWith("zh");
+  return fill(chinese ? TEXT.zh : TEXT.en, key, values);
+}
+
+// The page's own HTML (book/shape_calculator.md) marks its words with data-i18n="key", and its
+// aria-labels with data-i18n-label="key".
+function translatePage(root) {
+  for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = text(node.dataset.i18n);
+  for (const node of root.querySelectorAll("[data-i18n-label]")) {
+    node.setAttribute("aria-label", text(node.dataset.i18nLabel));
+  }
+}
+
+// A row's stage name and block in the page's language: compute() gives them as shape_trace
+// prints them ("LayerNorm (norm1)", "block 0").
+function stageName(r) {
+  const part = r.name.match(/ \((norm\d)\)$/);
+  const name = text(`stage${r.stage}`);
+  return part ? text("stagePart", { stage: name, part: part[1] }) : name;
+}
+
+function blockName(where) {
+  const block = where.match(/^block (\d+)$/);
+  return block ? text("block", { block: block[1] }) : where;
+}
+
+// Chapter 10's group names (compute()'s keys) in the page's language; qkv, proj and mlp are the
+// modules' names and stay.
+const GROUP_TEXT = { "patch embedding": "stage2", "class token": "stage3",
+  "positional embedding": "stage4", "final norm": "groupFinalNorm", "head": "groupHead",
+  "scores + weighted values": "groupAttention" };
+
+function groupName(name) {
+  const blocks = name.match(/^(\d+) blocks$/);
+  if (blocks) return text("groupBlocks", { depth: blocks[1] });
+  return name in GROUP_TEXT ? text(GROUP_TEXT[name]) : name;
+}
 
 // The form's text as the calculator's config: "12" -> 12; anything else stays a string, which
 // `compute` refuses with a message naming the field ("-0" becomes 0, as Python's int() reads it).
@@ -324,15 +512,15 @@ function renderStages(body, foot, result) {
     const tr = document.createElement("tr");
     if (r.where && r.name.endsWith("(norm1)")) tr.className = "block-start";
     const name = cell("td", "", "stage-name");
-    const link = cell("a", r.name);
-    link.href = r.href;
+    const link = cell("a", stageName(r));
+    link.href = r.href;  // relative: on the Chinese edition it opens the Chinese chapter
     name.append(link);
-    tr.append(cell("td", String(r.stage), "count"), name, cell("td", r.where),
+    tr.append(cell("td", String(r.stage), "count"), name, cell("td", blockName(r.where)),
       cell("td", formatShape(r.shape), "shape"), countCell(r.params), countCell(r.flops));
     return tr;
   }));
   const total = document.createElement("tr");
-  total.append(cell("th", ""), cell("th", "total"), cell("th", ""), cell("th", ""),
+  total.append(cell("th", ""), cell("th", text("total")), cell("th", ""), cell("th", ""),
     cell("th", formatCount(result.params), "count"),
     cell("th", formatCount(result.flops), "count"));
   foot.replaceChildren(total);
@@ -341,22 +529,20 @@ function renderStages(body, foot, result) {
 function renderGroups(body, groups, total) {
   body.replaceChildren(...Object.entries(groups).map(([name, value]) => {
     const tr = document.createElement("tr");
-    tr.append(cell("td", name), countCell(value), cell("td", share(value, total), "count"));
+    tr.append(cell("td", groupName(name)), countCell(value), cell("td", share(value, total), "count"));
     return tr;
   }));
 }
 
 function renderSummary(element, result, config) {
   const { T, inner, D_ff, mlp_ratio } = result.sizes;
-  const patches = config.class_token ? `${T - 1} patches + class token` : "patches only";
-  let text = `T = ${T} tokens (${patches}), h·d_h = ${inner}, ` +
-    `D_ff = ${D_ff} (mlp_ratio ${mlp_ratio}); ${formatCount(result.params)} parameters, ` +
-    `${formatCount(result.flops)} FLOPs per forward pass.`;
+  const patches = config.class_token ? text("withClassToken", { L: T - 1 }) : text("patchesOnly");
+  let summary = text("summary", { T, patches, inner, D_ff, mlp_ratio,
+    params: formatCount(result.params), flops: formatCount(result.flops) });
   if (D_ff !== config.D_ff) {
-    text += ` The MLP gets ${D_ff} hidden units, not ${config.D_ff}: ` +
-      `int(${config.D} * ${mlp_ratio}) rounds the float product down.`;
+    summary += text("roundedDown", { D_ff, asked: config.D_ff, D: config.D, mlp_ratio });
   }
-  element.textContent = text;
+  element.textContent = summary;
 }
 
 function update(root) {
@@ -372,8 +558,8 @@ function update(root) {
     if (invalid) element.setAttribute("aria-describedby", alert.id);
     else element.removeAttribute("aria-describedby");
   }
-  if (result.error) {
-    alert.textContent = result.error;
+  if (result.error) {  // ViTConfig's message as Python prints it; the calculator's own, translated
+    alert.textContent = result.key ? text(result.key, result.values) : result.error;
     output.hidden = true;
     return;
   }
@@ -389,6 +575,7 @@ function update(root) {
 function start() {
   const root = document.getElementById("calculator");
   if (!root) return;
+  translatePage(root);
   const form = root.querySelector("form");
   form.addEventListener("input", () => update(root));
   form.addEventListener("change", () => update(root));

@@ -6,6 +6,138 @@ import { strokesToDigit } from "./digits.js";
 const HERE = new URL("./", import.meta.url);
 const root = document.getElementById("vit-explorer");
 
+// ------------------------------------------------------------------ the interface's words
+// One table per language, with the same keys (tests/test_explorer.py checks them); the page's
+// <html lang> picks one: "zh-CN" on the Chinese edition (_build/html/zh_CN/), English otherwise.
+// `{name}` is filled in by text(); code names, numbers and shapes stay as they are.
+const TEXT = {
+  en: {
+    loadingRuntime: "Loading the runtime and the model… (the explorer needs JavaScript and a served site; see chapter 16)",
+    loadingModel: "Loading the model…",
+    ready: "Ready: the model runs in this page (onnxruntime-web, one thread). Draw a digit, or pick a test digit.",
+    failed: "The explorer could not start: {error}",
+    drawHeading: "Draw a digit",
+    drawArea: "drawing area: draw one digit with the mouse or a finger",
+    clear: "Clear",
+    samples: "test digits",
+    sample: "test {label}",
+    sampleShown: "test digit {label}: draw to replace it",
+    seesHeading: "What the model sees",
+    digitImage: "the 8 by 8 digit",
+    pixelsImage: "the 16 by 16 input cut into its 4 by 4 patches",
+    sees: "8 × 8 ink counts → resized to {size} → {patches} patches of {patch} × {patch}",
+    probsHeading: "Class probabilities",
+    attentionHeading: "Attention",
+    block: "block",
+    blockNumber: "block {block}",
+    head: "head",
+    headNumber: "head {head}",
+    meanOfHeads: "mean of heads",
+    rollout: "rollout",
+    attentionImage: "attention over the patches; hover or tap a patch to see its own row",
+    colourScale: "colour scale",
+    smallMap: "block {block}, head {head}",
+    classToken: "the class token",
+    patchToken: "patch {patch} (token {token})",
+    viewRollout: "rollout through all blocks",
+    viewMean: "block {block}, mean of the heads",
+    viewHead: "block {block}, head {head}",
+    query: "How much {who} attends to each patch: {what}. Small maps: every block (rows) and head (columns), on the same colour scale, 0 to {vmax}. Hover or tap a patch to see its own row.",
+    tokensHeading: "Tokens after the embedding",
+    tokensImage: "the tokens as a heat strip, one row per token, one column per feature",
+    tokensNote: "tokens {shape}: the class token, then one row per patch, each of D = {width} features (blue negative, red positive, ±{vmax}), positions already added.",
+    shapesHeading: "The shape of every stage",
+    stage: "stage",
+    where: "where",
+    shape: "shape",
+    firstBlock: "block 0 (and {more} more)",
+    stage1: "input",
+    stage2: "patch embedding",
+    stage3: "class token",
+    stage4: "positional embedding",
+    stage5: "q, k, v (each)",
+    stage6: "split heads",
+    stage7: "scores",
+    stage8: "softmax",
+    stage9: "weighted values",
+    stage10: "merge heads",
+    stage11: "output projection + residual",
+    stage12: "LayerNorm",
+    stage13: "feed-forward + residual",
+    stage14: "encoder (+ final norm)",
+    stage15: "pooling",
+    stage16: "classification head",
+  },
+  zh: {
+    loadingRuntime: "正在加载运行时和模型……（探索器需要 JavaScript，且网站须由服务器提供；见第 16 章）",
+    loadingModel: "正在加载模型……",
+    ready: "就绪：模型在本页中运行（onnxruntime-web，单线程）。写一个数字，或选一个测试数字。",
+    failed: "探索器无法启动：{error}",
+    drawHeading: "写一个数字",
+    drawArea: "绘图区：用鼠标或手指写一个数字",
+    clear: "清除",
+    samples: "测试数字",
+    sample: "测试 {label}",
+    sampleShown: "测试数字 {label}：在上面写字即可替换",
+    seesHeading: "模型看到的图像",
+    digitImage: "8 × 8 的数字",
+    pixelsImage: "16 × 16 的输入，切成 4 × 4 的图像块",
+    sees: "8 × 8 墨迹计数 → 缩放到 {size} → {patches} 个 {patch} × {patch} 的图像块",
+    probsHeading: "类别概率",
+    attentionHeading: "注意力",
+    block: "块",
+    blockNumber: "块 {block}",
+    head: "头",
+    headNumber: "头 {head}",
+    meanOfHeads: "各头平均",
+    rollout: "注意力展开",
+    attentionImage: "各图像块上的注意力；悬停或轻触一个图像块，看它自己的那一行",
+    colourScale: "色标",
+    smallMap: "块 {block}，头 {head}",
+    classToken: "类别标记",
+    patchToken: "图像块 {patch}（词元 {token}）",
+    viewRollout: "贯穿所有块的注意力展开",
+    viewMean: "块 {block}，各头平均",
+    viewHead: "块 {block}，头 {head}",
+    query: "{who}对每个图像块的注意力：{what}。小图：每个块（行）和每个头（列），同一色标，0 到 {vmax}。悬停或轻触一个图像块，看它自己的那一行。",
+    tokensHeading: "嵌入之后的词元",
+    tokensImage: "词元的热力条：每行一个词元，每列一个特征",
+    tokensNote: "词元 {shape}：先是类别标记，然后每个图像块一行，每行 D = {width} 个特征（蓝为负，红为正，±{vmax}），已加上位置编码。",
+    shapesHeading: "每个阶段的形状",
+    stage: "阶段",
+    where: "所在块",
+    shape: "形状",
+    firstBlock: "块 0（其余 {more} 个块相同）",
+    stage1: "输入",
+    stage2: "图像块嵌入",
+    stage3: "类别标记",
+    stage4: "位置编码",
+    stage5: "q, k, v（各自）",
+    stage6: "拆分多头",
+    stage7: "注意力分数",
+    stage8: "softmax",
+    stage9: "值的加权和",
+    stage10: "合并多头",
+    stage11: "输出投影 + 残差",
+    stage12: "LayerNorm",
+    stage13: "前馈网络 + 残差",
+    stage14: "编码器（+ 最终归一化）",
+    stage15: "全局池化",
+    stage16: "分类头",
+  },
+};
+const LANG = document.documentElement.lang.toLowerCase().startsWith("zh") ? "zh" : "en";
+
+// The interface string `key` in the page's language, its {placeholders} filled from `values`.
+function text(key, values = {}) {
+  return TEXT[LANG][key].replace(/\{(\w+)\}/g, (_, name) => String(values[name]));
+}
+
+// The page's own HTML (book/explorer.md) marks its words with data-i18n="key".
+function translatePage() {
+  for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = text(node.dataset.i18n);
+}
+
 // ------------------------------------------------------------------ colours
 // viridis at 9 stops, interpolated: the shared scale of every attention view
 const VIRIDIS = [[68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141],
@@ -76,55 +208,55 @@ export function rollout(result) {
 }
 
 // ------------------------------------------------------------------ the page
-function statusLine(text) {
-  root.querySelector(".vx-status").textContent = text;
+function statusLine(line) {
+  root.querySelector(".vx-status").textContent = line;
 }
 
 function build(meta) {
   root.replaceChildren();
-  root.append(el("p", { class: "vx-status", role: "status", text: "Loading the model…" }));
-  const samples = el("div", { class: "vx-samples", role: "group", "aria-label": "test digits" });
+  root.append(el("p", { class: "vx-status", role: "status", text: text("loadingModel") }));
+  const samples = el("div", { class: "vx-samples", role: "group", "aria-label": text("samples") });
   for (const sample of meta.samples) {
     samples.append(el("button", { type: "button", "data-sample": sample.label,
-      text: `test ${sample.label}` }));
+      text: text("sample", { label: sample.label }) }));
   }
   const draw = el("canvas", { id: "vx-draw", width: 280, height: 280,
-    "aria-label": "drawing area: draw one digit with the mouse or a finger" });
-  const heads = el("select", { id: "vx-head", "aria-label": "head" },
-    el("option", { value: "mean", text: "mean of heads" }),
-    ...Array.from({ length: meta.config.num_heads }, (_, h) => el("option", { value: h, text: `head ${h}` })));
-  const blocks = el("select", { id: "vx-block", "aria-label": "block" },
-    ...Array.from({ length: meta.config.depth }, (_, b) => el("option", { value: b, text: `block ${b}` })));
+    "aria-label": text("drawArea") });
+  const heads = el("select", { id: "vx-head", "aria-label": text("head") },
+    el("option", { value: "mean", text: text("meanOfHeads") }),
+    ...Array.from({ length: meta.config.num_heads }, (_, h) =>
+      el("option", { value: h, text: text("headNumber", { head: h }) })));
+  const blocks = el("select", { id: "vx-block", "aria-label": text("block") },
+    ...Array.from({ length: meta.config.depth }, (_, b) =>
+      el("option", { value: b, text: text("blockNumber", { block: b }) })));
   blocks.value = String(meta.config.depth - 1);
   root.append(
     el("div", { class: "vx-row" },
-      el("div", { class: "vx-panel" }, el("h3", { text: "Draw a digit" }), draw,
+      el("div", { class: "vx-panel" }, el("h3", { text: text("drawHeading") }), draw,
         el("div", { class: "vx-buttons" },
-          el("button", { type: "button", id: "vx-clear", text: "Clear" }), samples)),
-      el("div", { class: "vx-panel" }, el("h3", { text: "What the model sees" }),
-        el("canvas", { id: "vx-digit", width: 128, height: 128, "aria-label": "the 8 by 8 digit" }),
-        el("canvas", { id: "vx-pixels", width: 128, height: 128,
-          "aria-label": "the 16 by 16 input cut into its 4 by 4 patches" }),
+          el("button", { type: "button", id: "vx-clear", text: text("clear") }), samples)),
+      el("div", { class: "vx-panel" }, el("h3", { text: text("seesHeading") }),
+        el("canvas", { id: "vx-digit", width: 128, height: 128, "aria-label": text("digitImage") }),
+        el("canvas", { id: "vx-pixels", width: 128, height: 128, "aria-label": text("pixelsImage") }),
         el("p", { class: "vx-note", id: "vx-sees" })),
-      el("div", { class: "vx-panel" }, el("h3", { text: "Class probabilities" }),
+      el("div", { class: "vx-panel" }, el("h3", { text: text("probsHeading") }),
         el("div", { id: "vx-probs", class: "vx-probs" }))),
     el("div", { class: "vx-row" },
-      el("div", { class: "vx-panel vx-wide" }, el("h3", { text: "Attention" }),
+      el("div", { class: "vx-panel vx-wide" }, el("h3", { text: text("attentionHeading") }),
         el("div", { class: "vx-controls" }, blocks, heads,
-          el("label", {}, el("input", { type: "checkbox", id: "vx-rollout" }), " rollout")),
+          el("label", {}, el("input", { type: "checkbox", id: "vx-rollout" }), " ", text("rollout"))),
         el("div", { class: "vx-attention" },
-          el("canvas", { id: "vx-main", width: 256, height: 256,
-            "aria-label": "attention over the patches; hover or tap a patch to see its own row" }),
-          el("canvas", { id: "vx-colourbar", width: 64, height: 256, "aria-label": "colour scale" }),
+          el("canvas", { id: "vx-main", width: 256, height: 256, "aria-label": text("attentionImage") }),
+          el("canvas", { id: "vx-colourbar", width: 64, height: 256, "aria-label": text("colourScale") }),
           el("div", { id: "vx-grid", class: "vx-grid" })),
         el("p", { class: "vx-note", id: "vx-query" }))),
     el("div", { class: "vx-row" },
-      el("div", { class: "vx-panel vx-wide" }, el("h3", { text: "Tokens after the embedding" }),
+      el("div", { class: "vx-panel vx-wide" }, el("h3", { text: text("tokensHeading") }),
         el("canvas", { id: "vx-tokens", width: 640, height: 13 * meta.outputs.tokens[1],
-          "aria-label": "the tokens as a heat strip, one row per token, one column per feature" }),
+          "aria-label": text("tokensImage") }),
         el("p", { class: "vx-note", id: "vx-tokens-note" }))),
     el("div", { class: "vx-row" },
-      el("div", { class: "vx-panel vx-wide" }, el("h3", { text: "The shape of every stage" }),
+      el("div", { class: "vx-panel vx-wide" }, el("h3", { text: text("shapesHeading") }),
         el("div", { class: "vx-table" }, el("table", { id: "vx-shapes" })))),
   );
 }
@@ -169,9 +301,8 @@ function render(app) {
   const pixels = root.querySelector("#vx-pixels");
   drawDigit(pixels, pixelRows(result, meta), 1);
   drawGrid(pixels.getContext("2d"), pixels.width, grid, "rgba(214, 39, 40, 0.9)");
-  root.querySelector("#vx-sees").textContent =
-    `8 × 8 ink counts → resized to ${result.pixels.dims.slice(2).join(" × ")} → ` +
-    `${grid * grid} patches of ${meta.config.patch_size} × ${meta.config.patch_size}`;
+  root.querySelector("#vx-sees").textContent = text("sees", {
+    size: result.pixels.dims.slice(2).join(" × "), patches: grid * grid, patch: meta.config.patch_size });
   // probabilities
   const logits = Array.from(result.logits.data);
   const top = Math.max(...logits);
@@ -243,18 +374,18 @@ function renderAttention(app, grid) {
   const gridBox = root.querySelector("#vx-grid");
   gridBox.style.gridTemplateColumns = `repeat(${heads}, auto)`;
   gridBox.replaceChildren(...small.map(({ b, h, map }) => {
-    const canvas = el("canvas", { width: 48, height: 48, "aria-label": `block ${b}, head ${h}`,
-      title: `block ${b}, head ${h}`, "data-block": b, "data-head": h });
+    const label = text("smallMap", { block: b, head: h });
+    const canvas = el("canvas", { width: 48, height: 48, "aria-label": label, title: label,
+      "data-block": b, "data-head": h });
     overlay(canvas, app, map, vmax, query, grid);
     if (!state.rollout && b === state.block && (state.head === "mean" || state.head === h)) canvas.classList.add("vx-picked");
     return canvas;
   }));
-  const who = query === 0 ? "the class token" : `patch ${query - 1} (token ${query})`;
-  const what = state.rollout ? "rollout through all blocks"
-    : `block ${state.block}, ${state.head === "mean" ? "mean of the heads" : `head ${state.head}`}`;
-  root.querySelector("#vx-query").textContent =
-    `How much ${who} attends to each patch: ${what}. Small maps: every block (rows) and head ` +
-    `(columns), on the same colour scale, 0 to ${vmax.toFixed(2)}. Hover or tap a patch to see its own row.`;
+  const who = query === 0 ? text("classToken") : text("patchToken", { patch: query - 1, token: query });
+  const what = state.rollout ? text("viewRollout")
+    : state.head === "mean" ? text("viewMean", { block: state.block })
+      : text("viewHead", { block: state.block, head: state.head });
+  root.querySelector("#vx-query").textContent = text("query", { who, what, vmax: vmax.toFixed(2) });
 }
 
 function renderTokens(app) {
@@ -278,8 +409,7 @@ function renderTokens(app) {
     ctx.fillStyle = getComputedStyle(root).color;
   }
   root.querySelector("#vx-tokens-note").textContent =
-    `tokens ${shape(dims)}: the class token, then one row per patch, each of D = ${width} ` +
-    `features (blue negative, red positive, ±${vmax.toFixed(2)}), positions already added.`;
+    text("tokensNote", { shape: shape(dims), width, vmax: vmax.toFixed(2) });
 }
 
 function renderShapes(app) {
@@ -290,13 +420,14 @@ function renderShapes(app) {
   const rows = meta.stages.filter((s) => s.where === "" || s.where === "block 0");
   const table = root.querySelector("#vx-shapes");
   table.replaceChildren(el("thead", {}, el("tr", {},
-    el("th", { text: "stage" }), el("th", { text: "where" }), el("th", { text: "shape" }))));
+    el("th", { text: text("stage") }), el("th", { text: text("where") }), el("th", { text: text("shape") }))));
   const body = el("tbody");
   for (const row of rows) {
     const dims = row.number in live && (row.where === "" || row.number === 8) ? Array.from(live[row.number]) : row.shape;
-    const link = el("a", { href: `${row.chapter}.html#${row.anchor}`, text: `${row.number}. ${row.name}` });
+    // relative: on the Chinese edition the link opens the Chinese chapter
+    const link = el("a", { href: `${row.chapter}.html#${row.anchor}`, text: `${row.number}. ${text(`stage${row.number}`)}` });
     body.append(el("tr", {}, el("td", {}, link),
-      el("td", { text: row.where === "block 0" ? `block 0 (and ${meta.config.depth - 1} more)` : "" }),
+      el("td", { text: row.where === "block 0" ? text("firstBlock", { more: meta.config.depth - 1 }) : "" }),
       el("td", { class: "vx-shape", text: shape(dims) })));
   }
   table.append(body);
@@ -357,7 +488,7 @@ function attachDrawing(app) {
       }));
       ctx.fillStyle = "#555555";
       ctx.font = "16px sans-serif";
-      ctx.fillText(`test digit ${app.state.sample}: draw to replace it`, 10, canvas.height - 12);
+      ctx.fillText(text("sampleShown", { label: app.state.sample }), 10, canvas.height - 12);
     }
   };
 }
@@ -407,6 +538,7 @@ function attachAttention(app) {
 // ------------------------------------------------------------------ start
 async function start() {
   if (!root) return;
+  translatePage();
   const t0 = performance.now();
   const meta = await (await fetch(new URL("generated/digits.json", HERE))).json();
   build(meta);
@@ -467,7 +599,7 @@ async function start() {
   app.timings.ready = performance.now() - t0;
   await app.showSample(0);
   app.timings.first = performance.now() - t0;
-  statusLine(`Ready: the model runs in this page (onnxruntime-web, one thread). Draw a digit, or pick a test digit.`);
+  statusLine(text("ready"));
   // for the site tests and the benchmark
   window.explorer = {
     app,
@@ -497,7 +629,7 @@ start().catch((error) => {
     root.dataset.ready = "error";
     const status = root.querySelector(".vx-status");
     if (status) {
-      status.textContent = `The explorer could not start: ${error.message}`;
+      status.textContent = text("failed", { error: error.message });
       status.setAttribute("role", "alert");
       status.classList.add("vx-alert");
     }
