@@ -44,7 +44,7 @@ FONTS = "DejaVu Sans, Arial, WenQuanYi Zen Hei, Noto Sans CJK SC, Microsoft YaHe
 
 # The figure's own words (the row labels are vit_lib's stage labels, `stage_labels()`).
 TITLE = "The Vision Transformer at the seed configuration"
-HERE = "You are here: chapter {chapter}"
+HERE = "You are here: chapter {number} · {title}"
 LEGEND = "stage · what it does · the shape it leaves (N = 4 images, T = 17 tokens, D = 1024)"
 BLOCK = "one encoder block, opened up: the encoder repeats it depth times (2 here, 12 in ViT-B)"
 CHAPTER = "ch. {number}"
@@ -77,9 +77,9 @@ def translator(language: str | None):
 
 
 def chapter_title(chapter: str, translate=str) -> str:
-    """A chapter's number and the title it gives itself, e.g. "3 · Queries, keys, values and heads"."""
+    """The title a chapter gives itself, e.g. "Queries, keys, values and heads"."""
     heading = re.search(r"^# (.+)$", (ROOT / "chapters" / f"{chapter}.md").read_text(), re.MULTILINE)
-    return f"{int(chapter[:2])} · {translate(heading[1])}"
+    return translate(heading[1])
 
 
 @functools.cache
@@ -117,7 +117,7 @@ def render(chapter: str | None, language: str | None = None) -> str:
     ]
     title = _(TITLE)
     if chapter is not None:
-        title = _(HERE).format(chapter=chapter_title(chapter, _))
+        title = _(HERE).format(number=int(chapter[:2]), title=chapter_title(chapter, _))
     out.append(f'<text x="16" y="26" font-size="17" font-weight="bold" fill="{INK}">{escape(title)}</text>')
     out.append(f'<text x="16" y="46" fill="{MUTED}">{escape(_(LEGEND))}</text>')
     block = [i for i, row in enumerate(rows) if row.where == "block 0"]
