@@ -393,7 +393,8 @@ def check_page(
             _measure_figures(page, report, min_text_px)
         if chapter:
             parts = page.evaluate(_CHAPTER_PARTS)
-            if len(parts["reading"]) != 1 or "min" not in parts["reading"][0]:
+            # "about 12 min" in English, "约 12 分钟" in Chinese
+            if len(parts["reading"]) != 1 or not re.search(r"\d+ (min|分钟)", parts["reading"][0]):
                 report.chapter_parts.append(f"no reading time under the title: {parts['reading']}")
             if parts["terms"] == 0:
                 report.chapter_parts.append("no link to the glossary")
