@@ -321,7 +321,7 @@ def cmd_check(args) -> int:
         print(f"error: {len(report)} messages of the Chinese edition lag behind the English:")
         print("\n".join(f"  {line}" for line in report))
         print(f"refresh the catalogues with: {REFRESH}; then translate each message listed and")
-        print("remove its fuzzy flag (locales/README.md says how)")
+        print("remove its fuzzy flag; delete the obsolete ones (locales/README.md says how)")
         return 1
     print(f"translations: every message of {LANGUAGE} is translated and current")
     return 0

@@ -46,11 +46,8 @@ SEARCH_TEXT = "Search this book..."
 CHROME = (
     SITE_TITLE,
     SEARCH_TEXT,
-    # the language switch (this edition's words for the other edition)
-    "Read this page in Chinese",
+    # the language switch's title
     "This page in the other language",
-    "in English",
-    "in Chinese",
     # book/_ext/reader.py
     "Reading time: about {whole} min.",
     "Reading time: about {whole} min. The whole chapter is optional.",
