@@ -152,6 +152,25 @@ def test_the_real_catalogues_pass_the_markup_rules():
     assert translations.lint(catalogues) == []
 
 
+@pytest.mark.parametrize(
+    "command, problem",
+    [
+        (["lint", "no_such.po"], "error: no_such.po: not a catalogue (a .po file that exists)"),
+        (["lint", "README.md"], "error: README.md: not a catalogue (a .po file that exists)"),
+        (
+            ["check", "--catalogues", "no_such_folder"],
+            "error: no_such_folder: no such folder of catalogues",
+        ),
+    ],
+)
+def test_a_wrong_argument_gets_one_error_line(command: list[str], problem: str):
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "translations.py"), *command],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout.strip(), done.stderr) == (2, problem, "")
+
+
 # ---------------------------------------------------------------------------- the gate bites
 @pytest.fixture(scope="module")
 def book_copy(tmp_path_factory) -> Path:

@@ -136,7 +136,7 @@ def read_catalogue(path: Path) -> tuple[list[Message], list[Message]]:
     """The messages of a .po or .pot file, and its obsolete ones (`#~`)."""
     from babel.messages.pofile import read_po
 
-    page = path.relative_to(path.parents[1]).with_suffix("").as_posix()
+    page = "/".join(path.with_suffix("").parts[-2:])  # "book/04_attention_scores"
     with path.open("rb") as file:
         catalogue = read_po(file)
 
@@ -313,6 +313,9 @@ def cmd_update(_args) -> int:
 
 
 def cmd_check(args) -> int:
+    if not args.catalogues.is_dir():
+        print(f"error: {args.catalogues}: no such folder of catalogues")
+        return 2
     with tempfile.TemporaryDirectory() as tmp:
         with contextlib.redirect_stdout(io.StringIO()):
             extract(Path(tmp))
@@ -328,6 +331,10 @@ def cmd_check(args) -> int:
 
 
 def cmd_lint(args) -> int:
+    for path in args.files:
+        if path.suffix != ".po" or not path.is_file():
+            print(f"error: {path}: not a catalogue (a .po file that exists)")
+            return 2
     report = lint(args.files)
     print("\n".join(report) if report else f"{len(args.files)} catalogues: no problems")
     return 1 if report else 0
