@@ -107,7 +107,9 @@ def test_portability_fails_on_a_training_number_compared_exactly_and_passes_it_t
         timeout=600,
     )
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "portability FAILED under" in result.stdout
+    assert "portability FAILED:" in result.stdout
+    assert result.stdout.count("output differs under") == 2, result.stdout
+    assert "could not run" not in result.stdout
     assert "loss after 30 steps" in result.stdout  # nbval's diff shows the cell's output
     failed = [
         Path(line.split()[1]).name
@@ -129,3 +131,28 @@ def test_the_simulated_cpus_take_effect(setting):
     import portability as tool
 
     assert tool.capability({**os.environ, "ATEN_CPU_CAPABILITY": setting}) == setting.upper()
+
+
+def test_portability_says_could_not_run_when_no_kernel_starts(tmp_path):
+    """A notebook whose kernel never starts is an error, not a CPU difference: the summary says
+    it could not run and does not ask for a band."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_nbval_kernels import flaky_notebook
+
+    notebook = flaky_notebook(tmp_path)
+    env = {**os.environ, "JUPYTER_PATH": str(tmp_path / "jupyter"), "FLAKY_FAILS": "99"}
+    env["NBVAL_KERNEL_ATTEMPTS"] = "2"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "portability.py"), str(notebook)]
+        + ["--", f"--rootdir={tmp_path}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    verdicts = result.stdout[result.stdout.index("portability FAILED:") :]
+    assert verdicts.count("could not run under") == 2, verdicts
+    assert "could not start the Jupyter kernel 'flaky'" in verdicts
+    assert "output differs" not in verdicts and "band" not in verdicts and "CPU" not in verdicts

@@ -15,16 +15,31 @@ only when every output that nbval compares exactly is the same under each settin
 depend on the machine belong in cells tagged ``nbval-ignore-output`` that assert a band instead
 (README, "What nbval compares").
 
+Each setting's run ends one of three ways, and the summary keeps them apart:
+
+- **output differs**: a cell's output is not the stored one under that setting; this, and only
+  this, is the sign of an output that depends on the CPU;
+- **cell raised**: a cell raised (a band's assert, say) under that setting;
+- **could not run**: pytest could not run a notebook at all (no kernel could be started, a
+  collection error): nothing about the CPU was learnt, so the message says so.
+
+Every nbval kernel starts over IPC and is started again when it fails to start
+(tools/nbval_kernels.py, loaded here with ``-p tools.nbval_kernels``).
+
 Usage: ``python tools/portability.py [NOTEBOOK ...] [-- PYTEST-ARGS ...]`` (default: every twin).
-Exits 0 when every setting passes, 1 when one fails, naming it.
+Exits 0 when every setting passes, 1 when an output differs or a cell raised under one, 2 when
+nothing worse happened than a notebook that could not run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
+import tempfile
+from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +62,27 @@ def capability(env: dict[str, str]) -> str:
     return result.stdout.strip()
 
 
-def run_setting(name: str, overrides: dict[str, str], notebooks: list[str], pytest_args: list[str]) -> int:
+# How a setting's problems are told, worst first; only a changed output speaks of the CPU.
+VERDICTS = {
+    "output differs": (
+        "output differs under {setting}: {tests}.\n"
+        "   A cell whose output depends on the CPU must assert a band and carry the tag "
+        "nbval-ignore-output (README, 'What nbval compares')."
+    ),
+    "cell raised": "a cell raised under {setting}: {tests}.\n   First: {message}",
+    "could not run": (
+        "could not run under {setting}: {tests}.\n   First: {message}\n"
+        "   Nothing was compared there, so nothing is known about the CPU; run it again, and if "
+        "it persists, read the error above."
+    ),
+}
+EXIT = {"output differs": 1, "cell raised": 1, "could not run": 2}
+
+
+def run_setting(
+    name: str, overrides: dict[str, str], notebooks: list[str], pytest_args: list[str]
+) -> dict[str, list[tuple[str, str]]]:
+    """Run nbval under one setting; return {outcome: [(test, message), ...]} of what went wrong."""
     env = {**os.environ, **overrides}
     simulated = capability(env)
     print(f"== portability: {name}: ATen dispatch {simulated}", flush=True)
@@ -57,19 +92,40 @@ def run_setting(name: str, overrides: dict[str, str], notebooks: list[str], pyte
             f"ATen fell back to {simulated}",
             flush=True,
         )
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "--nbval",
-        *notebooks,
-        "--nbval-sanitize-with",
-        str(SANITIZE),
-        "-p",
-        "no:cacheprovider",
-        *pytest_args,
-    ]
-    return subprocess.run(command, env=env, cwd=ROOT).returncode
+    with tempfile.TemporaryDirectory() as scratch:
+        outcomes_file = Path(scratch) / "outcomes.json"
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval",
+            *notebooks,
+            "--nbval-sanitize-with",
+            str(SANITIZE),
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "tools.nbval_kernels",
+            f"--outcomes-json={outcomes_file}",
+            *pytest_args,
+        ]
+        code = subprocess.run(command, env=env, cwd=ROOT).returncode
+        tests = json.loads(outcomes_file.read_text()) if outcomes_file.is_file() else {}
+    problems: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for test, ended in tests.items():
+        if ended["outcome"] in VERDICTS:
+            problems[ended["outcome"]].append((test, ended["message"]))
+    if code not in (0, 1) or (code == 1 and not problems):
+        # pytest stopped before its tests could tell (a usage or collection error, an interrupt)
+        problems["could not run"].append(("pytest", f"pytest exited with code {code}"))
+    return problems
+
+
+def summary(setting: str, outcome: str, found: list[tuple[str, str]]) -> str:
+    """One verdict: what went wrong under a setting, with the tests it names (at most five)."""
+    names = [test for test, _ in found]
+    tests = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return VERDICTS[outcome].format(setting=setting, tests=tests, message=found[0][1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,19 +136,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", help="executed notebooks to check (default: book/*.ipynb)")
     args = parser.parse_args(argv)
     notebooks = args.notebooks or sorted(str(p.relative_to(ROOT)) for p in (ROOT / "book").glob("*.ipynb"))
-    failed = [
-        name
-        for name, overrides in SETTINGS.items()
-        if run_setting(name, overrides, notebooks, pytest_args) != 0
-    ]
-    if failed:
-        print(
-            f"portability FAILED under: {'; '.join(failed)}.\nA cell whose output depends on the "
-            "CPU "
-            "must assert a band and carry the tag nbval-ignore-output (README, 'What nbval "
-            "compares')."
-        )
-        return 1
+    verdicts = []
+    for name, overrides in SETTINGS.items():
+        problems = run_setting(name, overrides, notebooks, pytest_args)
+        verdicts += [
+            (outcome, summary(name, outcome, problems[outcome])) for outcome in VERDICTS if problems[outcome]
+        ]
+    if verdicts:
+        print("portability FAILED:")
+        for _, text in verdicts:
+            print(f"- {text}")
+        return min(EXIT[outcome] for outcome, _ in verdicts)
     print(f"portability: {len(notebooks)} notebook(s) pass nbval under all {len(SETTINGS)} simulated CPUs")
     return 0
 
