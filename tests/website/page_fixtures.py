@@ -1,14 +1,14 @@
 """What every browser test of the site needs: the built site, a server, Chromium, or a clear skip.
 
-test_site.py takes them with the session's scope; the tests of one page (the explorer, the shape
-calculator) import the module-scoped fixtures below by name. They are not in a conftest.py:
-tests/conftest.py is imported by name, and a second one would shadow it. The page tests' browser
-is scoped to their module because Playwright's sync API runs one instance per thread: pytest runs
-those files before test_site.py, whose session-scoped browser starts after theirs have closed.
+Every test module takes these fixtures by name (test_site.py wraps `browser` to require axe-core
+too). They are not in a conftest.py: tests/conftest.py is imported by name, and a second one would
+shadow it. Playwright's sync API runs one instance per thread, so there is one Chromium per
+process, started by the first module that asks for it and closed when the session ends: the page
+tests and test_site.py may then run in any order, on any xdist worker (`make site-test` runs
+them on two).
 """
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,8 +31,12 @@ def built_site() -> Path:
     return SITE
 
 
-def launch() -> Iterator:
-    """Yield Debian's Chromium, or skip (fail under `make test`) saying what is missing."""
+_SHARED: dict[str, object] = {}  # this process's Chromium, once started
+
+
+def launch(config) -> object:
+    """This process's Chromium (started the first time, closed at the end of the session), or
+    skip (fail under `make test`) saying what is missing."""
     if os.environ.get("SKIP_BROWSER"):
         pytest.skip("SKIP_BROWSER is set: the browser tests do not run")
     if not Path(CHROMIUM).is_file():
@@ -43,17 +47,16 @@ def launch() -> Iterator:
         import playwright  # noqa: F401
     except ImportError:
         unavailable("the playwright package is missing: pip install -e '.[dev]'")
-    try:
-        with chromium() as browser:
-            yield browser
-    except Exception as err:
-        if "Sync API inside the asyncio loop" in str(err):
-            pytest.fail(
-                "another module's Playwright browser is still open: run this file first "
-                "(pytest tests/website runs it before test_site.py)",
-                pytrace=False,
-            )
-        raise
+    if "browser" not in _SHARED:
+        running = chromium()
+        _SHARED["browser"] = running.__enter__()
+
+        def close() -> None:
+            _SHARED.pop("browser")
+            running.__exit__(None, None, None)
+
+        config.add_cleanup(close)
+    return _SHARED["browser"]
 
 
 def watch(page) -> list[str]:
@@ -99,5 +102,5 @@ def base_url(site: Path):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    yield from launch()
+def browser(request):
+    return launch(request.config)

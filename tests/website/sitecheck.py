@@ -42,6 +42,9 @@ from figure_text import smallest_text_px  # noqa: E402  (what `make execute` rec
 # The site under test: _build/html (what `make book` builds), or SITE_DIR for a private build.
 SITE = Path(os.environ.get("SITE_DIR", ROOT / "_build" / "html")).resolve()
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# Screenshots of every page checked (`make site-test SITE_SCREENSHOTS=1`); without it, only of a
+# page with a problem, so that a failure comes with a picture.
+SCREENSHOTS = os.environ.get("SITE_SCREENSHOTS") == "1"
 # axe-core (`make site-test` installs it from npm): injected into each page by the test, not served.
 AXE_JS = Path(os.environ.get("AXE_JS", ROOT / ".cache" / "axe" / "axe.min.js"))
 # The accessibility bar: WCAG 2 A and AA rules, and no violation of these impacts.
@@ -130,6 +133,7 @@ class PageReport:
     typeset: int = 0
     matches: int = 0  # elements matching `wait_for`, when given
     final_url: str = ""  # after redirects
+    narrow: PageReport | None = None  # the same page narrowed (check_page's `then_at`)
 
     def problems(self) -> list[str]:
         """Every problem found, one line each, prefixed with its kind."""
@@ -227,6 +231,13 @@ _CHAPTER_PARTS = """() => ({
     terms: document.querySelectorAll('article a[href*="glossary.html#term-"]').length,
 })"""
 
+# Sphinx's search shows its results one at a time and writes its summary ("Search finished,
+# found N page(s)", in the page's language) after the last: until then the list is incomplete.
+SEARCH_FINISHED = """() => {
+    const summary = document.querySelector('#search-results p.search-summary');
+    return summary !== null && summary.innerText.trim() !== '';
+}"""
+
 _BROKEN_IMAGES = """() => Array.from(document.images)
     .filter(img => !(img.complete && img.naturalWidth > 0))
     .map(img => img.getAttribute('src'))"""
@@ -308,13 +319,16 @@ def check_page(
     chapter: bool = False,
     max_height: int | None = None,
     min_text_px: float | None = None,
+    then_at: int | None = None,
+    then_screenshot: Path | None = None,
 ) -> PageReport:
     """Open `url` in a fresh page and report what a reader's browser would get wrong.
 
     Args:
         browser: a Playwright Browser (see `chromium`).
         url: the page, on the local server.
-        screenshot: where to save a PNG of the first screenful, if given.
+        screenshot: where to save a PNG of the first screenful: always under SITE_SCREENSHOTS=1,
+            otherwise only when a problem was found (a picture of what failed).
         wait_for: a CSS selector to wait for (content that scripts add, e.g. search results);
             `PageReport.matches` counts its elements.
         timeout_ms: how long to wait for each step.
@@ -327,10 +341,16 @@ def check_page(
         max_height: report a page taller than this many CSS px.
         min_text_px: report a figure whose smallest text is displayed smaller than this (PNGs
             carry the size of their smallest text, tools/figure_text.py; SVGs say it themselves).
+        then_at: after the checks above, narrow the same page to this many CSS px (a phone: 390)
+            and check it again, as a page whose boxes may scroll inside themselves; the result is
+            `PageReport.narrow`, which also holds what went wrong while the page loaded. One load
+            serves both widths: the browser lays the page out again for the new viewport.
+        then_screenshot: where to save the narrowed page's first screenful (as `screenshot`).
     """
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     report = PageReport(url)
+    current = [report]  # the report that events go to: the narrowed page's, once it is narrowed
     page = browser.new_page(viewport={"width": width, "height": 900})
 
     def route(route_) -> None:
@@ -341,26 +361,26 @@ def check_page(
 
     def on_request(request) -> None:
         if not is_local(request.url):
-            report.external_requests.append(request.url)
+            current[-1].external_requests.append(request.url)
 
     def on_request_failed(request) -> None:
         if is_local(request.url):
-            report.failed_requests.append(f"{request.url} ({request.failure})")
+            current[-1].failed_requests.append(f"{request.url} ({request.failure})")
 
     def on_response(response) -> None:
         if response.status >= 400:
-            report.failed_requests.append(f"{response.url} (HTTP {response.status})")
+            current[-1].failed_requests.append(f"{response.url} (HTTP {response.status})")
 
     def on_console(message) -> None:
         if message.type == "error":
-            report.console_errors.append(message.text)
+            current[-1].console_errors.append(message.text)
 
     page.route("**/*", route)
     page.on("request", on_request)
     page.on("requestfailed", on_request_failed)
     page.on("response", on_response)
     page.on("console", on_console)
-    page.on("pageerror", lambda error: report.console_errors.append(f"uncaught: {error}"))
+    page.on("pageerror", lambda error: current[-1].console_errors.append(f"uncaught: {error}"))
     try:
         # A redirect page (the site's root index.html -> book/index.html) is followed here, before
         # the browser opens it: a meta refresh navigates while scripts are being asked questions.
@@ -380,24 +400,7 @@ def check_page(
                 pass  # counted as 0 below; the caller decides
             report.matches = page.locator(wait_for).count()
         page.wait_for_load_state("networkidle", timeout=timeout_ms)
-        report.broken_images += page.evaluate(_BROKEN_IMAGES)
-        report.missing_alt += page.evaluate(_BAD_ALT)
-        report.sideways += page.evaluate(_SIDEWAYS)
-        if boxes_must_fit:
-            report.clipped += page.evaluate(_CLIPPED)
-        if max_height is not None:
-            height = page.evaluate("() => document.documentElement.scrollHeight")
-            if height > max_height:
-                report.too_tall.append(f"{height:,} px tall at {width} px; at most {max_height:,}")
-        if min_text_px is not None:
-            _measure_figures(page, report, min_text_px)
-        if chapter:
-            parts = page.evaluate(_CHAPTER_PARTS)
-            # "about 12 min" in English, "约 12 分钟" in Chinese
-            if len(parts["reading"]) != 1 or not re.search(r"\d+ (min|分钟)", parts["reading"][0]):
-                report.chapter_parts.append(f"no reading time under the title: {parts['reading']}")
-            if parts["terms"] == 0:
-                report.chapter_parts.append("no link to the glossary")
+        _measure(page, report, width, boxes_must_fit, max_height, min_text_px, chapter)
         if accessibility:
             page.add_script_tag(content=AXE_JS.read_text())
             for v in page.evaluate(_AXE_RUN, AXE_TAGS):
@@ -406,19 +409,57 @@ def check_page(
                         f"{v['impact']} {v['id']} ({v['help']}): {v['count']} element(s), "
                         f"first {v['first']}: {v['html']}"
                     )
-        math = page.evaluate(_MATH_STATE)
-        report.math_elements, report.typeset = math["count"], math["typeset"]
-        report.math_problems += [f"not typeset: {text!r}" for text in math["untypeset"]]
-        report.math_problems += [
-            f"raw math delimiter left in the text: {m!r}"
-            for m in sorted(set(RAW_MATH.findall(math["text"])))
-        ]
-        if screenshot is not None:
-            screenshot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(screenshot), full_page=False)
+        _shoot(page, report, screenshot)
+        if then_at is not None:
+            narrow = PageReport(url, final_url=report.final_url)
+            for kind in ("console_errors", "failed_requests", "external_requests"):
+                setattr(narrow, kind, list(getattr(report, kind)))  # the load is theirs too
+            current.append(narrow)
+            page.set_viewport_size({"width": then_at, "height": 900})
+            page.evaluate("() => new Promise(r => requestAnimationFrame(() => setTimeout(r, 50)))")
+            page.wait_for_load_state("networkidle", timeout=timeout_ms)
+            _measure(page, narrow, then_at, False, None, None, False)
+            _shoot(page, narrow, then_screenshot)
+            report.narrow = narrow
     finally:
         page.close()
     return report
+
+
+def _measure(page, report, width, boxes_must_fit, max_height, min_text_px, chapter) -> None:
+    """What check_page measures in a loaded page at its present width."""
+    report.broken_images += page.evaluate(_BROKEN_IMAGES)
+    report.missing_alt += page.evaluate(_BAD_ALT)
+    report.sideways += page.evaluate(_SIDEWAYS)
+    if boxes_must_fit:
+        report.clipped += page.evaluate(_CLIPPED)
+    if max_height is not None:
+        height = page.evaluate("() => document.documentElement.scrollHeight")
+        if height > max_height:
+            report.too_tall.append(f"{height:,} px tall at {width} px; at most {max_height:,}")
+    if min_text_px is not None:
+        _measure_figures(page, report, min_text_px)
+    if chapter:
+        parts = page.evaluate(_CHAPTER_PARTS)
+        # "about 12 min" in English, "约 12 分钟" in Chinese
+        if len(parts["reading"]) != 1 or not re.search(r"\d+ (min|分钟)", parts["reading"][0]):
+            report.chapter_parts.append(f"no reading time under the title: {parts['reading']}")
+        if parts["terms"] == 0:
+            report.chapter_parts.append("no link to the glossary")
+    math = page.evaluate(_MATH_STATE)
+    report.math_elements, report.typeset = math["count"], math["typeset"]
+    report.math_problems += [f"not typeset: {text!r}" for text in math["untypeset"]]
+    report.math_problems += [
+        f"raw math delimiter left in the text: {m!r}"
+        for m in sorted(set(RAW_MATH.findall(math["text"])))
+    ]
+
+
+def _shoot(page, report: PageReport, path: Path | None) -> None:
+    """Save the first screenful to `path` (if given) when asked for, or when something is wrong."""
+    if path is not None and (SCREENSHOTS or report.problems()):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path), full_page=False)
 
 
 # ------------------------------------------------------------------------------ links

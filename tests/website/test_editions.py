@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 from page_fixtures import base_url, browser, site, watch  # noqa: F401  (fixtures)
-from sitecheck import ROOT, SITE, check_page, html_pages
+from sitecheck import ROOT, SEARCH_FINISHED, SITE, check_page, html_pages
 
 ZH = "zh_CN"
 CJK = re.compile(r"[\u3400-\u9fff]")
@@ -261,8 +261,7 @@ def test_chinese_search_finds_the_attention_chapters(browser, base_url: str, sit
     page = browser.new_page()
     try:
         page.goto(f"{base_url}/{ZH}/search.html?q={quote('注意力')}", wait_until="load")
-        page.wait_for_selector("#search-results ul.search li", timeout=20_000)
-        page.wait_for_timeout(500)
+        page.wait_for_function(SEARCH_FINISHED, timeout=20_000)  # every result, not the first
         links = "#search-results ul.search li a"
         found = page.eval_on_selector_all(links, "a => a.map(x => x.href)")
     finally:

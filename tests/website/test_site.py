@@ -4,7 +4,8 @@ These tests need a built site (`make book`, or SITE_DIR=<folder with index.html>
 browser tests, Debian's Chromium (`make browser`). `make test` runs them after the build with
 SITE_TESTS_REQUIRED=1, so that a missing site or browser fails instead of skipping (unless
 SKIP_BROWSER=1 says to run without the browser: the static checks, links included, still run).
-Screenshots of every page, at 1280 and 390 px, go to _build/screenshots/.
+Screenshots of every page, at 1280 and 390 px, go to _build/screenshots/ under
+SITE_SCREENSHOTS=1 (`make screenshots`); otherwise only pages with a problem are photographed.
 
 The fixtures live here rather than in a conftest.py: tests/conftest.py is imported by name
 (`from conftest import ROOT`), and a second conftest.py would shadow it.
@@ -23,6 +24,7 @@ from sitecheck import (
     MIN_TEXT_PX,
     ROOT,
     SITE,
+    PageReport,
     check_links,
     check_page,
     html_pages,
@@ -42,10 +44,10 @@ def base_url(site: Path):
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(request):
     if not AXE_JS.is_file():
         unavailable(f"no axe-core at {AXE_JS}: `make site-test` installs it from npm")
-    yield from launch()
+    return launch(request.config)
 
 
 @pytest.fixture(scope="session")
@@ -118,36 +120,57 @@ def test_pages_use_no_cdn(site: Path):
 
 
 # ---------------------------------------------------------------------------- in the browser
+# Both checks of a page share one load (`checked`); `make site-test` runs them on the same xdist
+# worker (tests/conftest.py: pytest_xdist_make_scheduler).
+_CHECKED: dict[str, PageReport] = {}
+
+
+def checked(page: str, browser, base_url: str, screenshots: Path) -> PageReport:
+    """`page` checked at 1280 px, then narrowed to a phone's 390 px: loaded once for both tests."""
+    if page not in _CHECKED:
+        _CHECKED[page] = check_page(
+            browser,
+            f"{base_url}/{page}",
+            screenshot=screenshots / "1280" / shot_name(page),
+            accessibility=True,
+            chapter=is_chapter(page),
+            max_height=MAX_PAGE_HEIGHT,
+            min_text_px=MIN_TEXT_PX,
+            then_at=390,
+            then_screenshot=screenshots / "390" / shot_name(page),
+        )
+    return _CHECKED[page]
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_page_loads_cleanly_offline(page: str, browser, base_url: str, screenshots: Path):
     """At 1280 px: no errors, no code, output or table box clipped (nothing to scroll), no
     critical or serious accessibility violation (axe-core, WCAG 2.1 A and AA), no figure text
     under 9 px as shown, no page taller than 20,000 px; a chapter shows its reading time and
     links to the glossary."""
-    report = check_page(
-        browser,
-        f"{base_url}/{page}",
-        screenshot=screenshots / "1280" / shot_name(page),
-        accessibility=True,
-        chapter=is_chapter(page),
-        max_height=MAX_PAGE_HEIGHT,
-        min_text_px=MIN_TEXT_PX,
-    )
+    report = checked(page, browser, base_url, screenshots)
     assert not report.problems(), f"{page}:\n" + "\n".join(report.problems())
     assert report.typeset >= report.math_elements
 
 
 @pytest.mark.parametrize("page", PAGES)
 def test_page_fits_a_phone(page: str, browser, base_url: str, screenshots: Path):
-    """At 390 px the page never scrolls sideways (a code block may scroll inside itself)."""
-    report = check_page(
-        browser,
-        f"{base_url}/{page}",
-        screenshot=screenshots / "390" / shot_name(page),
-        width=390,
-        boxes_must_fit=False,
-    )
-    assert not report.problems(), f"{page} at 390 px:\n" + "\n".join(report.problems())
+    """At 390 px the page never scrolls sideways (a code block may scroll inside itself), and
+    shows no error, broken image or untypeset math there either."""
+    phone = checked(page, browser, base_url, screenshots).narrow
+    assert not phone.problems(), f"{page} at 390 px:\n" + "\n".join(phone.problems())
+
+
+def test_both_checks_of_a_page_are_scheduled_together():
+    """The scheduler of `make site-test` keeps a page's two checks on one worker (one load)."""
+    from conftest import site_test_scope
+
+    here = "tests/website/test_site.py"
+    first = site_test_scope(f"{here}::test_page_loads_cleanly_offline[zh_CN/book/04_x.html]")
+    assert first == site_test_scope(f"{here}::test_page_fits_a_phone[zh_CN/book/04_x.html]")
+    assert first != site_test_scope(f"{here}::test_page_fits_a_phone[book/04_x.html]")
+    explorer = "tests/website/test_explorer.py"
+    assert site_test_scope(f"{explorer}::test_a[en]") == site_test_scope(f"{explorer}::test_b")
 
 
 def test_shape_tuples_in_the_prose_stay_on_one_line(site: Path):
@@ -280,6 +303,7 @@ def test_page_check_reports_each_planted_problem(broken_site: Path, browser):
             chapter=True,  # as if it were a chapter: it has no reading time and no term link
             max_height=MAX_PAGE_HEIGHT,
             min_text_px=MIN_TEXT_PX,
+            then_at=390,
         )
     assert "https://example.invalid/x.js" in report.external_requests
     assert any("planted console error" in e for e in report.console_errors), report.console_errors
@@ -303,9 +327,10 @@ def test_page_check_reports_each_planted_problem(broken_site: Path, browser):
     assert report.too_tall and "at most 20,000" in report.too_tall[0], report.too_tall
     assert any("no reading time" in c for c in report.chapter_parts), report.chapter_parts
     assert any("no link to the glossary" in c for c in report.chapter_parts), report.chapter_parts
-    with serve(broken_site) as url:
-        phone = check_page(browser, f"{url}/book/notation.html", width=390, boxes_must_fit=False)
+    phone = report.narrow  # the same page, narrowed to a phone's width
     assert phone.sideways, "a long unbreakable inline code must push the planted page sideways"
+    assert not report.sideways, "at 1280 px the planted inline code fits"
+    assert "missing.png" in phone.broken_images and phone.console_errors, phone.problems()
     # Nothing else: the rest of the page is as clean as the real one.
     assert all("missing.png" in r or "example.invalid" in r for r in report.failed_requests), (
         report.failed_requests
