@@ -155,3 +155,22 @@ def test_outcomes_tell_a_changed_output_from_a_raising_cell(tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr
     ended = [e["outcome"] for e in json.loads(outcomes.read_text()).values()]
     assert ended == ["output differs", "cell raised", "passed"]
+
+
+@pytest.mark.parametrize("value", ["0", "three", "-1", ""])
+def test_a_bad_number_of_attempts_is_one_clear_error(value):
+    with pytest.raises(pytest.UsageError, match=f"not {value!r}"):
+        nbval_kernels.attempts_from({"NBVAL_KERNEL_ATTEMPTS": value})
+    assert nbval_kernels.attempts_from({}) == 3
+    assert nbval_kernels.attempts_from({"NBVAL_KERNEL_ATTEMPTS": "5"}) == 5
+
+
+def test_a_bad_number_of_attempts_stops_pytest_with_one_line(tmp_path):
+    env = {**os.environ, "NBVAL_KERNEL_ATTEMPTS": "three"}
+    command = [sys.executable, "-m", "pytest", "-p", "tools.nbval_kernels", "--co", str(tmp_path)]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "ERROR: NBVAL_KERNEL_ATTEMPTS must be a whole number of at least 1, not 'three'" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stdout + result.stderr

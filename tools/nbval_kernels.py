@@ -40,7 +40,8 @@ import pytest
 from nbval import kernel as nbval_kernel
 from nbval import plugin as nbval_plugin
 
-ATTEMPTS = int(os.environ.get("NBVAL_KERNEL_ATTEMPTS", "3"))
+DEFAULT_ATTEMPTS = 3
+ATTEMPTS = DEFAULT_ATTEMPTS  # starts of a kernel before its notebook errors (set in pytest_configure)
 TRANSPORT = "tcp" if os.name == "nt" else "ipc"
 # A Unix socket's path must fit in 108 bytes: the sockets live in a short folder of their own.
 SOCKET_ROOT = Path(os.environ.get("NBVAL_KERNEL_DIR", tempfile.gettempdir()))
@@ -191,7 +192,17 @@ class OutcomeRecorder:
         self.path.write_text(json.dumps(self.tests, indent=1, ensure_ascii=False))
 
 
+def attempts_from(environ) -> int:
+    """NBVAL_KERNEL_ATTEMPTS as a number, or a UsageError that names the bad value."""
+    value = environ.get("NBVAL_KERNEL_ATTEMPTS", str(DEFAULT_ATTEMPTS)).strip()
+    if not value.isdigit() or int(value) < 1:
+        raise pytest.UsageError(f"NBVAL_KERNEL_ATTEMPTS must be a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
 def pytest_configure(config) -> None:
+    global ATTEMPTS
+    ATTEMPTS = attempts_from(os.environ)
     path = config.getoption("outcomes_json", None)
     # Under xdist the controller sees every worker's reports: only it writes the file.
     if path and not hasattr(config, "workerinput"):
