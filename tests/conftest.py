@@ -1,14 +1,17 @@
 """Shared fixtures and helpers: the repository root, a scratch copy of the literate sources, the
 Fashion-MNIST skip, random weights of trained-like size for comparisons with timm, and the
 interface strings of the site's two widgets (the explorer, the shape calculator) in English and
-Chinese."""
+Chinese, the scheduler that keeps a site page's checks on one xdist worker, and a notebook whose
+kernel fails to start (for the nbval_kernels and portability tests)."""
 
 import json
 import re
 import shutil
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
+import nbformat
 import pytest
 import torch
 from torch import nn
@@ -192,3 +195,41 @@ def site_test_scope(nodeid: str) -> str:
     test's module."""
     param = re.search(r"\[([^\]]+\.html)\]$", nodeid)
     return f"page {param.group(1)}" if param else nodeid.split("::", 1)[0]
+
+
+# A kernel whose first FLAKY_FAILS starts exit at once (counted in a file beside it), then starts
+# ipykernel as usual: a kernel start that fails, with nothing in the plugin planted.
+FLAKY_LAUNCHER = """\
+import os, sys
+from pathlib import Path
+count = Path(__file__).with_name("starts")
+starts = int(count.read_text()) if count.exists() else 0
+count.write_text(str(starts + 1))
+if starts < int(os.environ["FLAKY_FAILS"]):
+    sys.exit(1)
+os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *sys.argv[1:]])
+"""
+
+
+def flaky_notebook(folder: Path) -> Path:
+    """folder/nb.ipynb, run by the kernel spec `flaky` in folder/jupyter (JUPYTER_PATH)."""
+    spec = folder / "jupyter" / "kernels" / "flaky"
+    spec.mkdir(parents=True)
+    (spec / "launch.py").write_text(FLAKY_LAUNCHER)
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, str(spec / "launch.py"), "-f", "{connection_file}"],
+                "display_name": "flaky",
+                "language": "python",
+            }
+        )
+    )
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "flaky", "display_name": "flaky"}
+    output = nbformat.v4.new_output("stream", name="stdout", text="(4, 12, 17, 17)\n")
+    cell = nbformat.v4.new_code_cell("print((4, 12, 17, 17))", outputs=[output], execution_count=1)
+    notebook.cells = [cell]
+    path = folder / "nb.ipynb"
+    nbformat.write(notebook, path)
+    return path

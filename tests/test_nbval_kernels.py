@@ -18,47 +18,10 @@ import nbformat
 import pytest
 from jupyter_client.manager import KernelManager
 
-from conftest import ROOT
+from conftest import ROOT, flaky_notebook
 
 sys.path.insert(0, str(ROOT))
 from tools import nbval_kernels  # noqa: E402
-
-# A kernel whose first FLAKY_FAILS starts exit at once (counted in a file beside it), then starts
-# ipykernel as usual: a kernel start that fails, with nothing in the plugin planted.
-FLAKY_LAUNCHER = """\
-import os, sys
-from pathlib import Path
-count = Path(__file__).with_name("starts")
-starts = int(count.read_text()) if count.exists() else 0
-count.write_text(str(starts + 1))
-if starts < int(os.environ["FLAKY_FAILS"]):
-    sys.exit(1)
-os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *sys.argv[1:]])
-"""
-
-
-def flaky_notebook(folder: Path) -> Path:
-    """folder/nb.ipynb, run by the kernel spec `flaky` in folder/jupyter (JUPYTER_PATH)."""
-    spec = folder / "jupyter" / "kernels" / "flaky"
-    spec.mkdir(parents=True)
-    (spec / "launch.py").write_text(FLAKY_LAUNCHER)
-    (spec / "kernel.json").write_text(
-        json.dumps(
-            {
-                "argv": [sys.executable, str(spec / "launch.py"), "-f", "{connection_file}"],
-                "display_name": "flaky",
-                "language": "python",
-            }
-        )
-    )
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "flaky", "display_name": "flaky"}
-    output = nbformat.v4.new_output("stream", name="stdout", text="(4, 12, 17, 17)\n")
-    cell = nbformat.v4.new_code_cell("print((4, 12, 17, 17))", outputs=[output], execution_count=1)
-    notebook.cells = [cell]
-    path = folder / "nb.ipynb"
-    nbformat.write(notebook, path)
-    return path
 
 
 def run_nbval(notebook: Path, fails: int, *args: str) -> subprocess.CompletedProcess:

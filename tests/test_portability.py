@@ -18,6 +18,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from conftest import flaky_notebook
+
 ROOT = Path(__file__).resolve().parent.parent
 
 SHAPES = """\
@@ -137,9 +139,6 @@ def test_the_simulated_cpus_take_effect(setting):
 def test_portability_says_could_not_run_when_no_kernel_starts(tmp_path):
     """A notebook whose kernel never starts is an error, not a CPU difference: the summary says
     it could not run and does not ask for a band."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from test_nbval_kernels import flaky_notebook
-
     notebook = flaky_notebook(tmp_path)
     env = {**os.environ, "JUPYTER_PATH": str(tmp_path / "jupyter"), "FLAKY_FAILS": "99"}
     env["NBVAL_KERNEL_ATTEMPTS"] = "2"
@@ -158,3 +157,18 @@ def test_portability_says_could_not_run_when_no_kernel_starts(tmp_path):
     assert "could not start the Jupyter kernel 'flaky'" in verdicts
     assert "output differs under" not in verdicts, verdicts  # the words of a CPU difference
     assert "must assert a band" not in verdicts and "depends on the CPU" not in verdicts, verdicts
+
+
+def test_a_missing_notebook_is_one_error_line():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "portability.py"), "book/no_such.ipynb"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [
+        f"error: no such notebook: book/no_such.ipynb (paths are read from {ROOT})"
+    ]
+    assert result.stderr == ""

@@ -136,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", help="executed notebooks to check (default: book/*.ipynb)")
     args = parser.parse_args(argv)
     notebooks = args.notebooks or sorted(str(p.relative_to(ROOT)) for p in (ROOT / "book").glob("*.ipynb"))
+    missing = [name for name in notebooks if not (ROOT / name).is_file()]
+    if missing:
+        print(f"error: no such notebook: {', '.join(missing)} (paths are read from {ROOT})")
+        return 2
     verdicts = []
     for name, overrides in SETTINGS.items():
         problems = run_setting(name, overrides, notebooks, pytest_args)
