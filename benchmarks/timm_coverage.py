@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from vit_lib import (  # noqa: E402
     FamilyConfig,
+    Finding,
     family_config_from_timm,
     from_timm,
     unsupported_family_options,
@@ -83,21 +84,22 @@ def options_used(name: str) -> list[str]:
     return used or ["plain"]
 
 
-def option_name(problem: str) -> str:
-    """'init_values (layer scale)' -> 'init_values'; the counts group by the option's name."""
-    return problem.split(" (")[0].split(":")[0]
+def blocker(finding: Finding) -> str:
+    """How a finding is counted: its option, and the value where that names a kind of module
+    ('model_class=Eva', 'block_fn=...'), not where it is a number ('reg_tokens')."""
+    return f"{finding.option}={finding.value}" if isinstance(finding.value, str) else finding.option
 
 
-def survey() -> dict[str, list[str]]:
-    """{architecture: the options that block it}, empty for those that convert."""
+def survey() -> dict[str, list[Finding]]:
+    """{architecture: the findings that block it}, empty for those that convert."""
     import timm
 
     found = {}
     for name in timm.list_models(PATTERNS):
         try:
-            found[name] = list(unsupported_family_options(build(name, "meta")))
+            found[name] = unsupported_family_options(build(name, "meta"))
         except Exception as err:  # an architecture timm itself cannot build here
-            found[name] = [f"build error: {type(err).__name__}"]
+            found[name] = [Finding("build error", type(err).__name__, "timm.create_model")]
     return found
 
 
@@ -134,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     found = survey()
     converts = sorted(name for name, problems in found.items() if not problems)
-    blockers = collections.Counter(option_name(p) for problems in found.values() for p in problems)
+    blockers = collections.Counter(blocker(f) for problems in found.values() for f in problems)
     print(
         f"timm {timm.__version__}: {len(converts)} of {len(found)} architectures convert "
         f"({100 * len(converts) / len(found):.0f} %)"
@@ -179,7 +181,11 @@ def main(argv: list[str] | None = None) -> int:
                     "architectures": len(found),
                     "convert": len(converts),
                     "blockers": dict(blockers.most_common()),
-                    "unsupported": {name: problems for name, problems in found.items() if problems},
+                    "unsupported": {
+                        name: [str(finding) for finding in problems]
+                        for name, problems in found.items()
+                        if problems
+                    },
                     "equality": checked,
                     "options": {name: options_used(name) for name in checked},
                     "tolerance": TOLERANCE,

@@ -111,3 +111,27 @@ def test_training_benchmark_prints_summary_and_writes_json(tmp_path, script, ext
         r"\(wall (met|NOT met), CPU (met|NOT met)\)$",
         summary,
     ), summary
+
+
+def test_the_family_build_benchmark_reports_its_four_measurements(tmp_path):
+    pytest.importorskip("timm")
+    output = tmp_path / "family_build.json"
+    script = str(ROOT / "benchmarks" / "family_build.py")
+    result = subprocess.run(
+        [sys.executable, script, "--rounds", "1", "--output", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    stored = json.loads(output.read_text())
+    assert re.search(r"ratio\s+\d+\.\d\dx \(target <= 1\.2x\)", result.stdout)
+    assert stored["modules"]["family"]["built"] == stored["modules"]["family"]["kept"]
+    assert stored["same_weights"] is True and stored["largest_cpu_tensor"] <= 24
+    # the exit status is the verdict; the timings are noise on a shared machine
+    assert result.returncode == (0 if stored["ratio"] <= stored["target_ratio"] else 1)
+    refused = subprocess.run(
+        [sys.executable, script, "--rounds", "0"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines()[-1].endswith("expected an integer >= 1, got '0'")

@@ -12,6 +12,7 @@ from torch import nn
 
 from conftest import images_for, like_trained
 from vit_lib import (
+    Finding,
     UnsupportedOptionError,
     VisionTransformer,
     ViTConfig,
@@ -20,6 +21,7 @@ from vit_lib import (
     from_timm,
     timm_kwargs,
     to_timm,
+    unsupported_timm_options,
 )
 from vit_lib.heads import fuse_qkv
 from vit_lib.timm_compat import load_exact
@@ -463,44 +465,51 @@ def test_registered_timm_architecture_converts_without_download():
         assert (ours(x) - reference(x)).abs().max() <= 1e-5
 
 
-# One test per unsupported timm option: the error names it.
+# One test per unsupported timm option: a finding names it (timm's keyword) and its value, and
+# the error prints that finding.
 UNSUPPORTED = {
-    "init_values": (dict(init_values=1e-5), r"init_values \(layer scale\)"),
-    "reg_tokens": (dict(reg_tokens=4), r"reg_tokens=4"),
-    "no_embed_class": (dict(no_embed_class=True), r"no_embed_class=True"),
-    "qk_norm": (dict(qk_norm=True), r"qk_norm=True"),
-    "pre_norm": (dict(pre_norm=True), r"pre_norm=True"),
-    "fc_norm-token": (dict(fc_norm=True), r"fc_norm=True with global_pool='token'"),
-    "fc_norm-avg": (
-        dict(global_pool="avg", fc_norm=False),
-        r"fc_norm=False with global_pool='avg'",
-    ),
-    "final_norm": (dict(final_norm=False), r"final_norm=False"),
-    "dynamic_img_size": (dict(dynamic_img_size=True), r"dynamic_img_size=True"),
-    "pool-max": (dict(global_pool="max"), r"global_pool='max'"),
-    "pool-avgmax": (dict(global_pool="avgmax"), r"global_pool='avgmax'"),
-    "pool-map": (dict(global_pool="map"), r"global_pool='map'"),
-    "pool-none": (dict(global_pool=""), r"global_pool=''"),
-    "act-gelu-tanh": (dict(act_layer="gelu_tanh"), r"act_layer=GELUTanh"),
-    "act-quick-gelu": (dict(act_layer="quick_gelu"), r"act_layer=QuickGELU"),
-    "pos_embed-none": (dict(pos_embed="none"), r"pos_embed='none'"),
-    "proj_bias": (dict(proj_bias=False), r"proj_bias=False"),
-    "mlp-swiglu": (dict(mlp_layer=timm_layers.SwiGLU, act_layer="silu"), r"mlp_layer=SwiGLU"),
-    "norm-rms": (dict(norm_layer=timm_layers.RmsNorm), r"norm_layer=RmsNorm"),
-    "drop_path": (dict(drop_path_rate=0.1), r"drop_path_rate > 0"),
-    "head-dropout": (dict(drop_rate=0.1), r"drop_rate=0.1 \(timm's head dropout"),
-    "pos_drop": (dict(pos_drop_rate=0.1), r"pos_drop_rate=0.1"),
+    "init_values": (dict(init_values=1e-5), ("init_values", 1e-5)),
+    "reg_tokens": (dict(reg_tokens=4), ("reg_tokens", 4)),
+    "no_embed_class": (dict(no_embed_class=True), ("no_embed_class", True)),
+    "qk_norm": (dict(qk_norm=True), ("qk_norm", True)),
+    "pre_norm": (dict(pre_norm=True), ("pre_norm", True)),
+    "fc_norm-token": (dict(fc_norm=True), ("fc_norm", True)),
+    "fc_norm-avg": (dict(global_pool="avg", fc_norm=False), ("fc_norm", False)),
+    "final_norm": (dict(final_norm=False), ("final_norm", False)),
+    "dynamic_img_size": (dict(dynamic_img_size=True), ("dynamic_img_size", True)),
+    "pool-max": (dict(global_pool="max"), ("global_pool", "max")),
+    "pool-avgmax": (dict(global_pool="avgmax"), ("global_pool", "avgmax")),
+    "pool-map": (dict(global_pool="map"), ("global_pool", "map")),
+    "pool-none": (dict(global_pool=""), ("global_pool", "")),
+    "act-gelu-tanh": (dict(act_layer="gelu_tanh"), ("act_layer", "GELUTanh")),
+    "act-quick-gelu": (dict(act_layer="quick_gelu"), ("act_layer", "QuickGELU")),
+    "pos_embed-none": (dict(pos_embed="none"), ("pos_embed", "none")),
+    "proj_bias": (dict(proj_bias=False), ("proj_bias", False)),
+    "mlp-swiglu": (dict(mlp_layer=timm_layers.SwiGLU, act_layer="silu"), ("mlp_layer", "SwiGLU")),
+    "norm-rms": (dict(norm_layer=timm_layers.RmsNorm), ("norm_layer", "RmsNorm")),
+    "drop_path": (dict(drop_path_rate=0.1), ("drop_path_rate", 0.1)),
+    "head-dropout": (dict(drop_rate=0.1), ("head_drop", 0.1)),
+    "pos_drop": (dict(pos_drop_rate=0.1), ("pos_drop_rate", 0.1)),
 }
 
 
 @pytest.mark.parametrize("option", UNSUPPORTED)
 def test_unsupported_timm_option_is_named(option):
-    kwargs, message = UNSUPPORTED[option]
+    kwargs, (name, value) = UNSUPPORTED[option]
     model = timm_vit.VisionTransformer(
         img_size=16, patch_size=8, embed_dim=16, depth=2, num_heads=2, **kwargs
     )
-    with pytest.raises(UnsupportedOptionError, match=message):
+    found = {finding.option: finding for finding in unsupported_timm_options(model)}
+    assert name in found and found[name].value == pytest.approx(value)
+    with pytest.raises(UnsupportedOptionError) as refused:
         config_from_timm(model)
+    assert f"  - {found[name]}" in str(refused.value).splitlines()
+
+
+def test_a_finding_reads_as_option_value_note_and_place():
+    finding = Finding("reg_tokens", 4, "reg_token", "registers")
+    assert str(finding) == "reg_tokens=4 (registers), at reg_token"
+    assert str(Finding("qk_norm", True, "blocks.0.attn")) == "qk_norm=True, at blocks.0.attn"
 
 
 def test_an_image_the_patches_do_not_tile_is_refused_by_both_converters():
@@ -508,10 +517,12 @@ def test_an_image_the_patches_do_not_tile_is_refused_by_both_converters():
     model = timm_vit.VisionTransformer(
         img_size=20, patch_size=8, embed_dim=16, depth=1, num_heads=2
     )
+    (finding,) = unsupported_timm_options(model)
+    assert (finding.option, finding.value, finding.where) == ("img_size", (20, 20), "patch_embed")
     for convert in (config_from_timm, from_timm):
         with pytest.raises(
             UnsupportedOptionError,
-            match=r"img_size \(20, 20\) not divisible by patch_size \(8, 8\)",
+            match=r"img_size=\(20, 20\) \(not divisible by patch_size \(8, 8\)",
         ):
             convert(model)
 
@@ -537,14 +548,14 @@ def test_the_distilled_subclass_needs_the_family_and_other_classes_are_refused()
     distilled = pytest.importorskip("timm.models.deit").VisionTransformerDistilled(
         img_size=16, patch_size=8, embed_dim=16, depth=1, num_heads=2
     )
-    with pytest.raises(UnsupportedOptionError, match=r"distilled \(a distillation token"):
+    with pytest.raises(UnsupportedOptionError, match=r"distilled=True \(a distillation token"):
         config_from_timm(distilled)
     assert type(from_timm(distilled)).__name__ == "FamilyViT"  # chapter 15 builds it
     relpos = pytest.importorskip("timm.models.vision_transformer_relpos")
     other = relpos.VisionTransformerRelPos(
         img_size=16, patch_size=8, embed_dim=16, depth=1, num_heads=2
     )
-    with pytest.raises(UnsupportedOptionError, match=r"model class VisionTransformerRelPos"):
+    with pytest.raises(UnsupportedOptionError, match=r"model_class='VisionTransformerRelPos'"):
         from_timm(other)
 
 

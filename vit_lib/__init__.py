@@ -20,7 +20,7 @@ from .block import Block
 from .pool import pool_tokens
 from .model import ViTConfig, VisionTransformer, PatchDropout, shape_trace
 from .timm_compat import (
-    UnsupportedOptionError, unsupported_timm_options, config_from_timm, from_timm, to_timm,
+    UnsupportedOptionError, Finding, unsupported_timm_options, config_from_timm, from_timm, to_timm,
     timm_kwargs, compare_stages,
 )
 from .data import (
@@ -85,6 +85,7 @@ __all__ = [
     "PatchDropout",
     "shape_trace",
     "UnsupportedOptionError",
+    "Finding",
     "unsupported_timm_options",
     "config_from_timm",
     "from_timm",

@@ -14,7 +14,9 @@ branches, ViT-22B's fused block, gated MLPs and RMSNorm. `FamilyViT` builds them
 Shapes: N batch, T tokens (prefix tokens, then patches), D width, h heads, K classes.
 """
 
+import functools
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import torch
@@ -22,11 +24,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from vit_lib.attention import Attention, merge_heads
-from vit_lib.block import Block
 from vit_lib.mlp import Mlp
 from vit_lib.model import PatchDropout, VisionTransformer, ViTConfig
 from vit_lib.norm import NORM_EPS, LayerNorm
-from vit_lib.patch_embed import check_images
+from vit_lib.patch_embed import PatchEmbed, check_images
 from vit_lib.pool import pool_tokens
 from vit_lib.sdpa import explicit_attention
 from vit_lib.stages import Stage, record
@@ -149,17 +150,18 @@ class QuickGELU(nn.Module):
         return x * torch.sigmoid(1.702 * x)
 
 
-def activation(name: str) -> nn.Module:
-    """The MLP activation called `name` in a `FamilyConfig`."""
-    if name == "gelu":
-        return nn.GELU()
-    if name == "gelu_tanh":
-        return nn.GELU(approximate="tanh")
-    if name == "quick_gelu":
-        return QuickGELU()
-    if name == "silu":
-        return nn.SiLU()
-    raise ValueError(f"unknown act_layer {name!r}; expected one of {ACTIVATIONS}")
+def layer_scale(dim: int, init_values: float | None) -> nn.Module:
+    """A `LayerScale` starting at `init_values`, or an `Identity` when it is None (timm's rule)."""
+    return LayerScale(dim, init_values) if init_values else nn.Identity()
+
+
+def activation_layer(name: str) -> Callable[[], nn.Module]:
+    """What makes the MLP activation called `name` in a `FamilyConfig` (timm's `act_layer`)."""
+    layers = {"gelu": nn.GELU, "gelu_tanh": functools.partial(nn.GELU, approximate="tanh"),
+              "quick_gelu": QuickGELU, "silu": nn.SiLU}
+    if name not in layers:
+        raise ValueError(f"unknown act_layer {name!r}; expected one of {ACTIVATIONS}")
+    return layers[name]
 
 
 class RmsNorm(nn.Module):
@@ -188,7 +190,7 @@ class GluMlp(nn.Module):
     def __init__(self, dim: int, hidden: int, act_layer: str = "silu", drop: float = 0.0) -> None:
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden)           # both halves in one matrix, as in timm
-        self.act = activation(act_layer)
+        self.act = activation_layer(act_layer)()
         self.drop1 = nn.Dropout(drop)
         self.fc2 = nn.Linear(hidden // 2, dim)
         self.drop2 = nn.Dropout(drop)
@@ -200,12 +202,10 @@ class GluMlp(nn.Module):
 
 
 def make_mlp(name: str, dim: int, hidden: int, act_layer: str, drop: float = 0.0) -> nn.Module:
-    """Chapter 7's MLP with another activation ('mlp'), or the gated one ('glu')."""
+    """Chapter 7's MLP with the activation `act_layer` names ('mlp'), or the gated one ('glu')."""
     if name == "glu":
         return GluMlp(dim, hidden, act_layer, drop)
-    mlp = Mlp(dim, hidden, drop=drop)
-    mlp.act = activation(act_layer)
-    return mlp
+    return Mlp(dim, hidden, drop=drop, act_layer=activation_layer(act_layer))
 
 
 # --- chapters/15_family.md, cell 15 ---
@@ -247,19 +247,26 @@ class AttentionPool(nn.Module):
 
 
 # --- chapters/15_family.md, cell 17 ---
-class FamilyBlock(Block):
-    """Chapter 8's block with an optional layer scale per branch, another MLP or other norms."""
+class FamilyBlock(nn.Module):
+    """Chapter 8's block with an optional layer scale per branch, another MLP or other norms.
 
-    def __init__(self, dim: int, num_heads: int, *, init_values: float | None = None,
-                 act_layer: str = "gelu", mlp_layer: str = "mlp", norm_layer: str = "layernorm",
-                 **kwargs) -> None:
-        super().__init__(dim, num_heads, **kwargs)
-        self.mlp = make_mlp(mlp_layer, dim, self.mlp.fc1.out_features, act_layer,
-                            self.mlp.drop1.p)
-        self.norm1 = make_norm(norm_layer, dim, self.norm1.eps)
-        self.norm2 = make_norm(norm_layer, dim, self.norm2.eps)
-        self.ls1 = LayerScale(dim, init_values) if init_values else nn.Identity()
-        self.ls2 = LayerScale(dim, init_values) if init_values else nn.Identity()
+    Arguments as chapter 8's `Block`, and the family's: `init_values` (layer scale), `act_layer`,
+    `mlp_layer` and `norm_layer`, by their `FamilyConfig` names.
+    """
+
+    def __init__(self, dim: int, num_heads: int, *, head_dim: int | None = None,
+                 mlp_ratio: float = 4.0, qkv_bias: bool = True, drop: float = 0.0,
+                 attn_drop: float = 0.0, norm_eps: float = NORM_EPS, fused_attn: bool = True,
+                 init_values: float | None = None, act_layer: str = "gelu",
+                 mlp_layer: str = "mlp", norm_layer: str = "layernorm") -> None:
+        super().__init__()
+        self.norm1 = make_norm(norm_layer, dim, norm_eps)
+        self.attn = Attention(dim, num_heads, head_dim=head_dim, qkv_bias=qkv_bias,
+                              attn_drop=attn_drop, proj_drop=drop, fused_attn=fused_attn)
+        self.ls1 = layer_scale(dim, init_values)
+        self.norm2 = make_norm(norm_layer, dim, norm_eps)
+        self.mlp = make_mlp(mlp_layer, dim, int(dim * mlp_ratio), act_layer, drop)
+        self.ls2 = layer_scale(dim, init_values)
 
     def forward(self, x: torch.Tensor, return_attention: bool = False):
         """(N, T, D) -> (N, T, D): x + ls1(attn(norm1(x))), then x + ls2(mlp(norm2(x)))."""
@@ -311,8 +318,7 @@ class ParallelBlock(nn.Module):
         super().__init__()
 
         def branch(name: str, module: nn.Module) -> nn.Sequential:
-            scale = LayerScale(dim, init_values) if init_values else nn.Identity()
-            norm = make_norm(norm_layer, dim, norm_eps)
+            norm, scale = make_norm(norm_layer, dim, norm_eps), layer_scale(dim, init_values)
             return nn.Sequential(OrderedDict([("norm", norm), (name, module), ("ls", scale)]))
 
         self.attns = nn.ModuleList([
@@ -364,10 +370,10 @@ class ParallelScalingBlock(nn.Module):
         self.k_norm = make_norm(norm_layer, self.head_dim, norm_eps) if qk_norm else nn.Identity()
         self.attn_drop = nn.Dropout(attn_drop)
         self.mlp_drop = nn.Dropout(drop)
-        self.mlp_act = activation(act_layer)
+        self.mlp_act = activation_layer(act_layer)()
         self.attn_out_proj = nn.Linear(dim, dim)
         self.mlp_out_proj = nn.Linear(hidden, dim)
-        self.ls = LayerScale(dim, init_values) if init_values else nn.Identity()
+        self.ls = layer_scale(dim, init_values)
 
     def forward(self, x: torch.Tensor, return_attention: bool = False):
         n, t, _ = x.shape
@@ -412,18 +418,25 @@ def family_block(cfg: "FamilyConfig") -> nn.Module:
 
 # --- chapters/15_family.md, cell 21 ---
 class FamilyViT(VisionTransformer):
-    """A `VisionTransformer` with the options of `FamilyConfig`; timm's names throughout."""
+    """A `VisionTransformer` with the options of `FamilyConfig`; timm's names throughout.
+
+    With the default options it is chapter 10's model: the same modules, and from one seed the
+    same weights.
+    """
 
     def __init__(self, config: FamilyConfig | None = None, **overrides) -> None:
         if config is None:
             config = FamilyConfig(**overrides)
         elif overrides or not isinstance(config, FamilyConfig):
             config = FamilyConfig(**{**config.__dict__, **overrides})
-        super().__init__(config)
-        cfg, dim = self.config, config.embed_dim
-        if cfg.pre_norm:                             # timm (CLIP): no bias before a pre-norm
-            self.patch_embed.proj.register_parameter("bias", None)
+        nn.Module.__init__(self)           # not chapter 10's __init__: the parts are built here
+        self.config = cfg = config
+        dim = cfg.embed_dim
+        # timm (CLIP): no bias before a pre-norm
+        self.patch_embed = PatchEmbed(cfg.img_size, cfg.patch_size, cfg.in_chans, dim,
+                                      bias=not cfg.pre_norm)
         self.num_prefix_tokens = cfg.num_prefix_tokens
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) if cfg.class_token else None
         self.dist_token = nn.Parameter(torch.zeros(1, 1, dim)) if cfg.distilled else None
         self.reg_token = (nn.Parameter(torch.zeros(1, cfg.reg_tokens, dim))
                           if cfg.reg_tokens else None)
@@ -450,6 +463,7 @@ class FamilyViT(VisionTransformer):
                                         act_layer=cfg.act_layer, norm_layer=cfg.norm_layer,
                                         fused_attn=cfg.fused_attn)
                           if cfg.global_pool == "map" else None)
+        self.head = nn.Linear(dim, cfg.num_classes) if cfg.num_classes > 0 else nn.Identity()
         if cfg.distilled:
             self.head_dist = (nn.Linear(dim, cfg.num_classes) if cfg.num_classes > 0
                               else nn.Identity())
@@ -468,10 +482,10 @@ class FamilyViT(VisionTransformer):
     def reset_parameters(self) -> None:
         """Chapter 10's initialisation, and the new tokens and query near zero (timm's scales)."""
         super().reset_parameters()
-        for token in (getattr(self, "dist_token", None), getattr(self, "reg_token", None)):
+        for token in (self.dist_token, self.reg_token):
             if token is not None:
                 nn.init.normal_(token, std=1e-6)
-        if getattr(self, "attn_pool", None) is not None:
+        if self.attn_pool is not None:
             nn.init.trunc_normal_(self.attn_pool.latent, std=self.config.embed_dim ** -0.5)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -524,10 +538,12 @@ class FamilyViT(VisionTransformer):
 
 
 # --- chapters/15_family.md, cell 63 ---
-import functools  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 
 from vit_lib.timm_compat import (  # noqa: E402  (the converter of chapter 11)
+    CONVERTERS,
+    Converter,
+    Finding,
     UnsupportedOptionError,
     _import_timm,
     _is_identity,
@@ -538,14 +554,15 @@ from vit_lib.timm_compat import (  # noqa: E402  (the converter of chapter 11)
     unsupported_timm_options,
 )
 
-# What chapter 11's checker reports that the family builds (checked again, in detail, below).
-FAMILY_OPTIONS = (
-    "reg_tokens=", "init_values", "no_embed_class=True", "pre_norm=True",
-    "patch embedding without bias", "fc_norm=", "final_norm=False", "global_pool='map'",
-    "attention pooling", "act_layer=", "distilled", "block_fn=ResPostBlock",
-    "block_fn=ParallelThingsBlock", "block_fn=ParallelScalingBlock", "mlp_layer=GluMlp",
-    "norm_layer=RmsNorm", "dynamic_img_size=True", "strict_img_size=False or flatten=False",
-)
+# What chapter 11's checker reports that the family builds (checked again, in detail, below):
+# {option: the values of it that the family builds}, None for any value.
+FAMILY_OPTIONS = {
+    "reg_tokens": None, "init_values": None, "no_embed_class": None, "pre_norm": None,
+    "patch_bias": None, "fc_norm": None, "final_norm": None, "global_pool": {"map"},
+    "attn_pool": None, "act_layer": None, "distilled": None, "dynamic_img_size": None,
+    "strict_img_size": None, "flatten": None, "mlp_layer": {"GluMlp"}, "norm_layer": {"RmsNorm"},
+    "block_fn": {"ResPostBlock", "ParallelThingsBlock", "ParallelScalingBlock"},
+}
 # timm's block classes, by our block_fn names
 TIMM_BLOCKS = {"block": "Block", "res_post": "ResPostBlock", "parallel": "ParallelThingsBlock",
                "parallel_scaling": "ParallelScalingBlock"}
@@ -651,62 +668,78 @@ def rebuild_differences(model: nn.Module, config: FamilyConfig) -> list[str]:
     return found + [f"{name}: absent, where the config builds one" for name in rebuilt]
 
 
-def unsupported_family_options(model: nn.Module) -> dict[str, str]:
-    """What a `FamilyConfig` cannot express in a timm ViT, {option: where}; empty: it converts."""
-    vt, layers = _import_timm()
-    problems = {option: where for option, where in unsupported_timm_options(model).items()
-                if not option.startswith(FAMILY_OPTIONS)}
-    if not isinstance(model, vt.VisionTransformer) or not len(model.blocks):
-        return problems
+def _family_builds(finding: Finding) -> bool:
+    """Whether the family builds what chapter 11's `finding` names (judged by option and value)."""
+    if finding.option not in FAMILY_OPTIONS:
+        return False
+    values = FAMILY_OPTIONS[finding.option]
+    return values is None or finding.value in values
 
-    def check(ok: bool, option: str, where: str) -> None:
+
+def unsupported_family_options(model: nn.Module) -> list[Finding]:
+    """What a `FamilyConfig` cannot express in a timm ViT, one `Finding` per option; empty: it
+    converts."""
+    vt, layers = _import_timm()
+    found = [finding for finding in unsupported_timm_options(model)
+             if not _family_builds(finding)]
+    if not isinstance(model, vt.VisionTransformer) or not len(model.blocks):
+        return found
+    problems = {finding.option: finding for finding in found}
+
+    def check(ok: bool, option: str, value: object, where: str, note: str = "") -> None:
         if not ok:
-            problems.setdefault(option, where)
+            problems.setdefault(option, Finding(option, value, where, note))
 
     distilled = getattr(model, "dist_token", None) is not None
     registers = 0 if model.reg_token is None else model.reg_token.shape[1]
     check(model.num_prefix_tokens == int(model.cls_token is not None) + int(distilled) + registers,
-          "prefix tokens other than class, distillation and register tokens", "num_prefix_tokens")
+          "num_prefix_tokens", model.num_prefix_tokens, "the model",
+          "prefix tokens other than class, distillation and register tokens")
     if distilled:
         check(type(model).__name__ == "VisionTransformerDistilled" and model.global_pool == "token"
               and not registers and not getattr(model, "distilled_training", False),
-              "a distillation token other than DeiT's", "dist_token")
+              "distilled", type(model).__name__, "dist_token",
+              "a distillation token other than DeiT's")
     pre_norm = not _is_identity(model.norm_pre)
     conv = getattr(model.patch_embed, "proj", None)     # chapter 11 judges other embeddings
     if isinstance(conv, nn.Conv2d):
-        check((conv.bias is None) == pre_norm,
-              "a patch bias that is not `not pre_norm` (timm ties the two)", "patch_embed.proj")
+        check((conv.bias is None) == pre_norm, "patch_bias", conv.bias is not None,
+              "patch_embed.proj", "a patch bias that is not `not pre_norm`; timm ties the two")
         pe = model.patch_embed
-        check((pe.strict_img_size and pe.flatten) or model.dynamic_img_size,
-              "strict_img_size=False or flatten=False", "patch_embed")
-    kinds = {type(block).__name__ for block in model.blocks}
-    check(len(kinds) == 1, f"blocks of different kinds ({', '.join(sorted(kinds))})", "blocks")
-    names = set()
+        check((pe.strict_img_size and pe.flatten) or model.dynamic_img_size, "strict_img_size",
+              pe.strict_img_size, "patch_embed", "without dynamic_img_size")
+    kinds = sorted({type(block).__name__ for block in model.blocks})
+    check(len(kinds) == 1, "block_fn", kinds, "blocks", "blocks of different kinds")
+    names, unknown = set(), set()                        # activations, by name and by class
     for i, block in enumerate(model.blocks):
         if type(block).__name__ not in TIMM_BLOCKS.values():
             continue                                     # chapter 11 has named it
-        names.add(_activation_name(_block_parts(block).mlp.act))
+        act = _block_parts(block).mlp.act
+        names.add(_activation_name(act))
+        if _activation_name(act) is None:
+            unknown.add(type(act).__name__)
         for name, module in block.named_modules(prefix=f"blocks.{i}"):
             leaf = name.rsplit(".", 1)[-1]
             if leaf in ("ls", "ls1", "ls2"):
                 check(_is_identity(module) or (type(module) is layers.LayerScale
                                                and not module.inplace),
-                      f"a layer scale other than timm's LayerScale ({type(module).__name__})",
-                      name)
+                      "layer_scale", type(module).__name__, name,
+                      "a layer scale other than timm's LayerScale")
             elif leaf == "mlp":
-                check(type(module) in (layers.Mlp, layers.GluMlp),
-                      f"mlp_layer={type(module).__name__}", name)
-                check(type(module) is not layers.GluMlp or not module.gate_last,
-                      "a GluMlp with gate_last=True (the gate in the second half)", name)
+                check(type(module) in (layers.Mlp, layers.GluMlp), "mlp_layer",
+                      type(module).__name__, name)
+                check(type(module) is not layers.GluMlp or not module.gate_last, "gate_last",
+                      True, name, "a GluMlp with the gate in the second half")
             elif leaf == "attn":
-                check(type(module) is layers.Attention, f"attn_layer={type(module).__name__}",
+                check(type(module) is layers.Attention, "attn_layer", type(module).__name__,
                       name)
-                check(_is_identity(getattr(module, "q_norm", None)), "qk_norm=True", name)
-    check(len(kinds) > 1 or len(names) <= 1, "blocks that differ in activation", "blocks")
-    check(None not in names, "an activation other than GELU, GELU-tanh, QuickGELU or SiLU",
-          "blocks.0.mlp.act")
-    check(not (not _is_identity(model.norm) and not _is_identity(model.fc_norm)),
-          "both norm and fc_norm", "norm")
+                check(_is_identity(getattr(module, "q_norm", None)), "qk_norm", True, name)
+    check(not unknown, "act_layer", sorted(unknown), "blocks",
+          "an activation other than GELU, GELU-tanh, QuickGELU or SiLU")
+    check(len(kinds) > 1 or len(names) <= 1, "act_layer", sorted(map(str, names)), "blocks",
+          "blocks that differ in activation")
+    check(_is_identity(model.norm) or _is_identity(model.fc_norm), "fc_norm", "and norm", "norm",
+          "both norm and fc_norm")
     norms = set()
     # inside a module already refused (another patch embedding, block or attention) norms
     # are that module's business
@@ -721,10 +754,10 @@ def unsupported_family_options(model: nn.Module) -> dict[str, str]:
             layer_norm = type(module) in (nn.LayerNorm, layers.LayerNorm)
             check((layer_norm and module.bias is not None)
                   or (type(module) is layers.RmsNorm and module.weight is not None),
-                  f"a norm other than LayerNorm or RmsNorm with weights ({type(module).__name__})",
-                  name)
+                  "norm_layer", type(module).__name__, name,
+                  "a norm other than LayerNorm or RmsNorm with weights")
             norms.add(type(module).__name__ if not layer_norm else "LayerNorm")
-    check(len(norms) <= 1, f"norms of different kinds ({', '.join(sorted(norms))})", "norm")
+    check(len(norms) <= 1, "norm_layer", sorted(norms), "norm", "norms of different kinds")
     pool = getattr(model, "attn_pool", None)
     if model.global_pool == "map":
         block, dim = model.blocks[0], model.embed_dim
@@ -736,15 +769,17 @@ def unsupported_family_options(model: nn.Module) -> dict[str, str]:
               and pool.mlp.fc1.out_features == parts.mlp.fc1.out_features
               and _activation_name(pool.mlp.act) in names
               and not getattr(model, "pool_include_prefix", False),
-              "an attention pool other than AttentionPoolLatent with timm's defaults", "attn_pool")
+              "attn_pool", type(pool).__name__, "attn_pool",
+              "an attention pool other than AttentionPoolLatent with timm's defaults")
     if not problems:                                     # the last word: timm rebuilds it
         try:
             differences = rebuild_differences(model, _read_family_config(model))
         except (UnsupportedOptionError, ValueError) as err:
             differences = [str(err)]
         if differences:
-            problems[f"a setting the family does not rebuild: {differences[0]}"] = "the model"
-    return problems
+            check(False, "rebuild", differences[0], "the model",
+                  "a setting the family does not rebuild")
+    return list(problems.values())
 
 
 def family_config_from_timm(model: nn.Module) -> FamilyConfig:
@@ -766,7 +801,9 @@ def family_from_timm(model: nn.Module) -> FamilyViT:
     """Our `FamilyViT` computing what the timm `model` computes, its weights copied exactly."""
     config = family_config_from_timm(model)
     like = next(model.parameters())
-    ours = FamilyViT(config).to(device=like.device, dtype=like.dtype)
+    with torch.device(like.device):            # a meta model's copy is built on meta, no CPU
+        ours = FamilyViT(config)
+    ours = ours.to(dtype=like.dtype)
     _copy_switches(model, ours)
     load_exact(ours, model.state_dict(), "timm")
     return ours.train(model.training)
@@ -798,12 +835,22 @@ def family_to_timm(model: FamilyViT) -> nn.Module:
     from timm.models.deit import VisionTransformerDistilled
 
     kind = VisionTransformerDistilled if model.config.distilled else vt.VisionTransformer
-    reference = kind(**family_timm_kwargs(model.config))
-    _copy_switches(model, reference)
     like = next(model.parameters())
-    reference = reference.to(device=like.device, dtype=like.dtype)
+    with torch.device(like.device):
+        reference = kind(**family_timm_kwargs(model.config))
+    _copy_switches(model, reference)
+    reference = reference.to(dtype=like.dtype)
     load_exact(reference, model.state_dict(), "vit_lib")
     return reference.train(model.training)
+
+
+def _is_timm_vit(model: nn.Module) -> bool:
+    return isinstance(model, _import_timm()[0].VisionTransformer)
+
+
+# chapter 11's from_timm and to_timm hand the models a ViTConfig cannot express to these
+CONVERTERS.append(Converter(accepts=_is_timm_vit, config_type=FamilyConfig,
+                            from_timm=family_from_timm, to_timm=family_to_timm))
 
 
 # --- chapters/15_family.md, cell 69 ---

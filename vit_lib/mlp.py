@@ -8,6 +8,8 @@
 Shapes: N batch, T tokens, D width, D_ff hidden width.
 """
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -24,12 +26,14 @@ class Mlp(nn.Module):
         hidden_features: hidden width D_ff (the ViT uses 4*D; the seed configuration 2*D).
         drop: dropout probability after the activation and after `fc2`. Pass it explicitly:
             `nn.Dropout()` with no argument drops half of everything.
+        act_layer: what makes the activation (timm's name); chapter 15 passes others.
     """
 
-    def __init__(self, in_features: int, hidden_features: int, *, drop: float = 0.0) -> None:
+    def __init__(self, in_features: int, hidden_features: int, *, drop: float = 0.0,
+                 act_layer: Callable[[], nn.Module] = nn.GELU) -> None:
         super().__init__()
         self.fc1 = nn.Linear(in_features, hidden_features)
-        self.act = nn.GELU()
+        self.act = act_layer()
         self.drop1 = nn.Dropout(drop)
         self.fc2 = nn.Linear(hidden_features, in_features)
         self.drop2 = nn.Dropout(drop)

@@ -10,6 +10,9 @@ timm is an optional dependency: it is imported inside the functions (`pip instal
 """
 
 import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -18,8 +21,8 @@ from vit_lib.model import VisionTransformer, ViTConfig
 
 # what `import vit_lib` offers from this module; the rest is importable from it by name
 __all__ = [
-    "UnsupportedOptionError", "unsupported_timm_options", "config_from_timm", "from_timm",
-    "to_timm", "timm_kwargs", "compare_stages",
+    "UnsupportedOptionError", "Finding", "unsupported_timm_options", "config_from_timm",
+    "from_timm", "to_timm", "timm_kwargs", "compare_stages",
 ]
 
 TIMM_INSTALL = 'pip install "vit-lib[timm]"'
@@ -49,11 +52,30 @@ def _is_identity(module: nn.Module | None) -> bool:
 
 
 # --- chapters/11_timm.md, cell 12 ---
-def unsupported_timm_options(model: nn.Module) -> dict[str, str]:
-    """Every option of a timm ViT that vit_lib cannot express, as {option: where it was found}.
+@dataclass(frozen=True)
+class Finding:
+    """One option of a timm model that a configuration cannot express, found in its modules.
+
+    `option` is timm's keyword argument (or the module's name where there is none), `value` what
+    the model has, `where` the module it was found in, `note` a few words for people. Code reads
+    the first three; only `str(finding)` is meant for people.
+    """
+
+    option: str
+    value: object
+    where: str
+    note: str = ""
+
+    def __str__(self) -> str:
+        note = f" ({self.note})" if self.note else ""
+        return f"{self.option}={self.value!r}{note}, at {self.where}"
+
+
+def unsupported_timm_options(model: nn.Module) -> list[Finding]:
+    """Every option of a timm ViT that vit_lib cannot express, one `Finding` per option.
 
     Reads the modules, not the model's name: a model built by hand or by `timm.create_model`
-    is judged by what it contains. An empty dict means a `ViTConfig` expresses it; `from_timm`
+    is judged by what it contains. An empty list means a `ViTConfig` expresses it; `from_timm`
     converts more (the family of chapter 15: `vit_lib.unsupported_family_options`).
 
     Args:
@@ -61,83 +83,86 @@ def unsupported_timm_options(model: nn.Module) -> dict[str, str]:
     """
     vt, layers = _import_timm()
     if not isinstance(model, vt.VisionTransformer):
-        return {
-            f"model class {type(model).__name__}: only "
-            "timm.models.vision_transformer.VisionTransformer and its subclasses "
-            "(not relative-position or EVA variants)": "the model"
-        }
-    problems: dict[str, str] = {}
+        return [Finding("model_class", type(model).__name__, "the model",
+                        "only timm.models.vision_transformer.VisionTransformer and its "
+                        "subclasses, not relative-position or EVA variants")]
+    problems: dict[str, Finding] = {}
 
-    def check(ok: bool, option: str, where: str) -> None:
-        if not ok:
-            problems.setdefault(option, where)      # one line per option, at its first place
+    def check(ok: bool, option: str, value: object, where: str, note: str = "") -> None:
+        if not ok:                            # one finding per option, at its first place
+            problems.setdefault(option, Finding(option, value, where, note))
 
     def check_norm(norm: nn.Module, where: str) -> None:
         check(type(norm) in (nn.LayerNorm, layers.LayerNorm),
-              f"norm_layer={type(norm).__name__}", where)
+              "norm_layer", type(norm).__name__, where)
         if isinstance(norm, nn.LayerNorm):
-            check(norm.elementwise_affine and norm.bias is not None,
-                  "LayerNorm without weight and bias", where)
+            check(norm.elementwise_affine and norm.bias is not None, "norm_affine", False, where,
+                  "a LayerNorm without weight and bias")
 
     # Stages 1-4: patch embedding, prefix tokens, positions.
     distilled = getattr(model, "dist_token", None) is not None      # DeiT's subclass
-    check(not distilled, "distilled (a distillation token and a second head)", "dist_token")
+    check(not distilled, "distilled", True, "dist_token",
+          "a distillation token and a second head")
     prefix = int(model.cls_token is not None) + int(distilled)
-    check(model.num_prefix_tokens == prefix,
-          f"reg_tokens={model.num_prefix_tokens - prefix} (registers)", "reg_token")
-    no_embed_class = getattr(model, "no_embed_class", False)
-    check(not no_embed_class,
-          "no_embed_class=True (positions added before the class token)", "pos_embed")
-    check(model.pos_embed is not None, "pos_embed='none' (no position embedding)", "pos_embed")
-    check(not getattr(model, "dynamic_img_size", False), "dynamic_img_size=True", "patch_embed")
-    check(_is_identity(getattr(model, "norm_pre", None)),
-          "pre_norm=True (a LayerNorm before the blocks)", "norm_pre")
+    check(model.num_prefix_tokens == prefix, "reg_tokens", model.num_prefix_tokens - prefix,
+          "reg_token", "registers")
+    check(not getattr(model, "no_embed_class", False), "no_embed_class", True, "pos_embed",
+          "positions added before the class token")
+    check(model.pos_embed is not None, "pos_embed", "none", "pos_embed", "no position embedding")
+    check(not getattr(model, "dynamic_img_size", False), "dynamic_img_size", True, "patch_embed")
+    check(_is_identity(getattr(model, "norm_pre", None)), "pre_norm", True, "norm_pre",
+          "a LayerNorm before the blocks")
     drop = getattr(model, "patch_drop", None)
     check(_is_identity(drop) or (type(drop) is layers.PatchDropout and not drop.ordered
                                  and drop.num_prefix_tokens == model.num_prefix_tokens),
-          "a PatchDropout other than patch_drop_rate's (ordered, or other prefix tokens)",
-          "patch_drop")
-    check(model.pos_drop.p == 0, f"pos_drop_rate={model.pos_drop.p}", "pos_drop")
+          "patch_drop", type(drop).__name__, "patch_drop",
+          "a PatchDropout other than patch_drop_rate's: ordered, or other prefix tokens")
+    check(model.pos_drop.p == 0, "pos_drop_rate", model.pos_drop.p, "pos_drop")
     pe = model.patch_embed
-    check(type(pe) is layers.PatchEmbed, f"embed_layer={type(pe).__name__}", "patch_embed")
+    check(type(pe) is layers.PatchEmbed, "embed_layer", type(pe).__name__, "patch_embed")
     if type(pe) is layers.PatchEmbed:
         conv = pe.proj
-        check(_is_identity(pe.norm), "embed_norm_layer (a norm inside the patch embedding)",
-              "patch_embed.norm")
-        check(conv.bias is not None, "patch embedding without bias", "patch_embed.proj")
-        check(not pe.dynamic_img_pad, "dynamic_img_pad=True", "patch_embed")
-        check(pe.strict_img_size and pe.flatten,
-              "strict_img_size=False or flatten=False", "patch_embed")
+        check(_is_identity(pe.norm), "embed_norm_layer", type(pe.norm).__name__,
+              "patch_embed.norm", "a norm inside the patch embedding")
+        check(conv.bias is not None, "patch_bias", False, "patch_embed.proj",
+              "a patch embedding without bias")
+        check(not pe.dynamic_img_pad, "dynamic_img_pad", True, "patch_embed")
+        check(pe.strict_img_size, "strict_img_size", False, "patch_embed")
+        check(pe.flatten, "flatten", False, "patch_embed")
         check(all(i % p == 0 for i, p in zip(pe.img_size, pe.patch_size)),
-              f"img_size {tuple(pe.img_size)} not divisible by patch_size {tuple(pe.patch_size)} "
-              "(timm's convolution drops the rest)", "patch_embed")
+              "img_size", tuple(pe.img_size), "patch_embed",
+              f"not divisible by patch_size {tuple(pe.patch_size)}; timm's convolution drops "
+              "the rest")
         stride_p = tuple(conv.kernel_size) == tuple(conv.stride) == tuple(pe.patch_size)
-        check(stride_p and tuple(conv.padding) == (0, 0),
-              "a patch embedding other than a stride-P conv", "patch_embed")
+        check(stride_p and tuple(conv.padding) == (0, 0), "patch_conv",
+              (tuple(conv.kernel_size), tuple(conv.stride), tuple(conv.padding)),
+              "patch_embed.proj", "kernel, stride and padding of a convolution that is not "
+              "stride-P")
 
     # Stages 5-13: the blocks. Settings that vit_lib keeps once per model must agree across blocks.
-    check(len(model.blocks) > 0, "depth=0 (no blocks)", "blocks")
+    check(len(model.blocks) > 0, "depth", 0, "blocks", "no blocks")
     per_block: dict[str, set] = {}
     for i, blk in enumerate(model.blocks):
         at = f"blocks.{i}"
         if type(blk) is not vt.Block:
-            check(False, f"block_fn={type(blk).__name__}", at)
+            check(False, "block_fn", type(blk).__name__, at)
             continue
-        check(_is_identity(blk.ls1) and _is_identity(blk.ls2),
-              "init_values (layer scale)", f"{at}.ls1")
-        check(_is_identity(blk.drop_path1) and _is_identity(blk.drop_path2),
-              "drop_path_rate > 0", f"{at}.drop_path1")
+        check(_is_identity(blk.ls1) and _is_identity(blk.ls2), "init_values",
+              getattr(blk.ls1, "init_values", type(blk.ls1).__name__), f"{at}.ls1", "layer scale")
+        check(_is_identity(blk.drop_path1) and _is_identity(blk.drop_path2), "drop_path_rate",
+              getattr(blk.drop_path1, "drop_prob", None), f"{at}.drop_path1")
         check_norm(blk.norm1, f"{at}.norm1")
         check_norm(blk.norm2, f"{at}.norm2")
         attn, mlp = blk.attn, blk.mlp
         if type(attn) is not layers.Attention:
-            check(False, f"attn_layer={type(attn).__name__}", f"{at}.attn")
+            check(False, "attn_layer", type(attn).__name__, f"{at}.attn")
         else:
-            check(_is_identity(attn.q_norm) and _is_identity(attn.k_norm),
-                  "qk_norm=True", f"{at}.attn")
-            check(_is_identity(attn.norm), "scale_attn_norm=True", f"{at}.attn.norm")
-            check(getattr(attn, "gate", None) is None, "gated attention", f"{at}.attn.gate")
-            check(attn.proj.bias is not None, "proj_bias=False", f"{at}.attn.proj")
+            check(_is_identity(attn.q_norm) and _is_identity(attn.k_norm), "qk_norm", True,
+                  f"{at}.attn")
+            check(_is_identity(attn.norm), "scale_attn_norm", True, f"{at}.attn.norm")
+            check(getattr(attn, "gate", None) is None, "attn_gate", True, f"{at}.attn.gate",
+                  "gated attention")
+            check(attn.proj.bias is not None, "proj_bias", False, f"{at}.attn.proj")
             for name, value in [("num_heads", attn.num_heads), ("head_dim", attn.head_dim),
                                 ("qkv_bias", attn.qkv.bias is not None),
                                 ("fused_attn", bool(attn.fused_attn)),
@@ -145,60 +170,61 @@ def unsupported_timm_options(model: nn.Module) -> dict[str, str]:
                                 ("drop_rate", attn.proj_drop.p)]:
                 per_block.setdefault(name, set()).add(value)
         if type(mlp) is not layers.Mlp:
-            check(False, f"mlp_layer={type(mlp).__name__}", f"{at}.mlp")
+            check(False, "mlp_layer", type(mlp).__name__, f"{at}.mlp")
         else:
             act = mlp.act
             exact_gelu = ((type(act) is nn.GELU and act.approximate == "none")
                           or type(act) is layers.activations.GELU)
             extra = f"(approximate={act.approximate!r})" if isinstance(act, nn.GELU) else ""
-            check(exact_gelu, f"act_layer={type(act).__name__}{extra}", f"{at}.mlp.act")
-            check(_is_identity(mlp.norm), "scale_mlp_norm=True", f"{at}.mlp.norm")
+            check(exact_gelu, "act_layer", f"{type(act).__name__}{extra}", f"{at}.mlp.act")
+            check(_is_identity(mlp.norm), "scale_mlp_norm", True, f"{at}.mlp.norm")
             linear = isinstance(mlp.fc1, nn.Linear) and isinstance(mlp.fc2, nn.Linear)
-            check(linear, "a convolutional Mlp", f"{at}.mlp")
+            check(linear, "use_conv", True, f"{at}.mlp", "a convolutional Mlp")
             if linear:
-                check(mlp.fc1.bias is not None and mlp.fc2.bias is not None,
-                      "proj_bias=False", f"{at}.mlp")
+                check(mlp.fc1.bias is not None and mlp.fc2.bias is not None, "proj_bias", False,
+                      f"{at}.mlp")
                 per_block.setdefault("mlp hidden width", set()).add(mlp.fc1.out_features)
             per_block.setdefault("drop_rate", set()).update({mlp.drop1.p, mlp.drop2.p})
     for name, values in per_block.items():
-        check(len(values) == 1, f"blocks that differ in {name} ({sorted(values)})", "blocks")
+        check(len(values) == 1, name, sorted(values), "blocks", "blocks that differ in it")
 
     # Stages 14-16: final norm, pooling, head.
     pool = model.global_pool
-    check(pool in ("token", "avg"), f"global_pool={pool!r}", "global_pool")
-    check(getattr(model, "attn_pool", None) is None,
-          "attention pooling (global_pool 'map' or 'prr')", "attn_pool")
-    check(not getattr(model, "pool_include_prefix", False), "pool_include_prefix=True", "pool")
+    check(pool in ("token", "avg"), "global_pool", pool, "global_pool")
+    attn_pool = getattr(model, "attn_pool", None)
+    check(attn_pool is None, "attn_pool", type(attn_pool).__name__, "attn_pool",
+          "attention pooling, global_pool 'map' or 'prr'")
+    check(not getattr(model, "pool_include_prefix", False), "pool_include_prefix", True, "pool")
     if pool in ("token", "avg"):
         # vit_lib's placement
         ours, other = ("fc_norm", "norm") if pool == "avg" else ("norm", "fc_norm")
         if _is_identity(getattr(model, ours)) and _is_identity(getattr(model, other)):
-            check(False, "final_norm=False (no final LayerNorm)", ours)
+            check(False, "final_norm", False, ours, "no final LayerNorm")
         elif not _is_identity(getattr(model, other)):
             side = "after" if other == "fc_norm" else "before"
-            check(False, f"fc_norm={other == 'fc_norm'} with global_pool={pool!r} "
-                         f"(the final LayerNorm {side} pooling; vit_lib puts it in '{ours}')",
-                  other)
+            check(False, "fc_norm", other == "fc_norm", other,
+                  f"the final LayerNorm {side} pooling with global_pool={pool!r}; vit_lib "
+                  f"puts it in '{ours}'")
         else:
             check_norm(getattr(model, ours), ours)
-    check(model.head_drop.p == 0,
-          f"drop_rate={model.head_drop.p} (timm's head dropout; vit_lib's drop_rate "
-          "is timm's proj_drop_rate)", "head_drop")
+    check(model.head_drop.p == 0, "head_drop", model.head_drop.p, "head_drop",
+          "timm's drop_rate, a dropout before the head; vit_lib's drop_rate is timm's "
+          "proj_drop_rate")
     head = model.head
     linear_head = type(head) is nn.Linear and head.bias is not None
-    check(_is_identity(head) or linear_head, f"head={type(head).__name__}", "head")
+    check(_is_identity(head) or linear_head, "head", type(head).__name__, "head")
     eps = sorted({m.eps for m in model.modules() if isinstance(m, nn.LayerNorm)})
-    check(len(eps) <= 1, f"LayerNorms with different eps {eps}", "norm_layer")
+    check(len(eps) <= 1, "norm_eps", eps, "norm_layer", "LayerNorms with different eps")
     dtypes = sorted({str(p.dtype) for p in model.parameters()})
-    check(len(dtypes) == 1, f"parameters of mixed dtypes {dtypes}", "parameters")
-    return problems
+    check(len(dtypes) == 1, "dtype", dtypes, "parameters", "parameters of mixed dtypes")
+    return list(problems.values())
 
 
 # --- chapters/11_timm.md, cell 14 ---
-def refuse(problems: dict[str, str], what: str = "vit_lib's ViTConfig") -> None:
-    """Raise `UnsupportedOptionError` listing every problem, if there is any."""
+def refuse(problems: list[Finding], what: str = "vit_lib's ViTConfig") -> None:
+    """Raise `UnsupportedOptionError` listing every finding, if there is any."""
     if problems:
-        lines = "\n".join(f"  - {option}, at {where}" for option, where in problems.items())
+        lines = "\n".join(f"  - {finding}" for finding in problems)
         raise UnsupportedOptionError(
             f"this timm VisionTransformer uses options {what} cannot express:\n{lines}"
         )
@@ -282,6 +308,20 @@ def load_exact(target: nn.Module, state: dict[str, torch.Tensor], source: str) -
     target.load_state_dict(state, strict=True)
 
 
+class Converter(NamedTuple):
+    """How a later chapter converts the timm models that a `ViTConfig` cannot express."""
+
+    accepts: Callable[[nn.Module], bool]                  # is this timm model one of mine?
+    config_type: type                                     # the config my models carry
+    from_timm: Callable[[nn.Module], VisionTransformer]
+    to_timm: Callable[[VisionTransformer], nn.Module]
+
+
+# Filled by later chapters (chapter 15, the family) when `vit_lib` is imported. This module
+# imports none of them, so the package has no import cycle.
+CONVERTERS: list[Converter] = []
+
+
 def from_timm(model: nn.Module) -> VisionTransformer:
     """Our `VisionTransformer` computing what the timm `model` computes, its weights copied exactly.
 
@@ -293,13 +333,15 @@ def from_timm(model: nn.Module) -> VisionTransformer:
     if not isinstance(model, nn.Module):
         raise TypeError(f"from_timm expects a timm VisionTransformer, got {type(model).__name__}")
     if unsupported_timm_options(model):
-        # not the 2020 ViT: perhaps one of its family (chapter 15), which says what it lacks
-        from vit_lib.family import family_from_timm
-
-        return family_from_timm(model)
+        # not the 2020 ViT: perhaps a wider model of a later chapter, which says what it lacks
+        for converter in CONVERTERS:
+            if converter.accepts(model):
+                return converter.from_timm(model)
     config = config_from_timm(model)
     like = next(model.parameters())
-    ours = VisionTransformer(config).to(device=like.device, dtype=like.dtype)
+    with torch.device(like.device):            # a meta model's copy is built on meta, no CPU
+        ours = VisionTransformer(config)
+    ours = ours.to(dtype=like.dtype)
     load_exact(ours, model.state_dict(), "timm")
     return ours.train(model.training)
 
@@ -362,17 +404,16 @@ def to_timm(model: VisionTransformer) -> nn.Module:
     """
     if not isinstance(model, VisionTransformer):
         raise TypeError(f"to_timm expects a vit_lib VisionTransformer, got {type(model).__name__}")
-    if type(model.config) is not ViTConfig:
-        # a FamilyConfig: chapter 15 builds its twin
-        from vit_lib.family import family_to_timm
-
-        return family_to_timm(model)
+    for converter in CONVERTERS:
+        if type(model.config) is not ViTConfig and isinstance(model.config, converter.config_type):
+            return converter.to_timm(model)          # a FamilyConfig: chapter 15 builds its twin
     vt, _ = _import_timm()
-    reference = vt.VisionTransformer(**timm_kwargs(model.config))
+    like = next(model.parameters())
+    with torch.device(like.device):
+        reference = vt.VisionTransformer(**timm_kwargs(model.config))
     for ours, theirs in zip(model.blocks, reference.blocks):
         theirs.attn.fused_attn = ours.attn.fused_attn    # a per-attention switch in both libraries
-    like = next(model.parameters())
-    reference = reference.to(device=like.device, dtype=like.dtype)
+    reference = reference.to(dtype=like.dtype)
     load_exact(reference, model.state_dict(), "vit_lib")
     return reference.train(model.training)
 
