@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import vit_lib
+import vit_lib.train  # a submodule: `import vit_lib` loads it only on first use (PEP 562)
 from vit_lib.course import exercises as ex
 
 
@@ -630,6 +631,92 @@ def rollout_heads_kept(maps):
     return r  # (N, h, T, T): heads not averaged
 
 
+# ------------------------------------------------------------------ gated MLP (SwiGLU)
+def glu(x, w1, b1, w2, b2):
+    hidden = x @ w1.T + b1
+    size = hidden.shape[-1] // 2
+    gate, value = hidden[..., :size], hidden[..., size:]
+    return (gate * torch.sigmoid(gate) * value) @ w2.T + b2
+
+
+def _glu_variant(act=F.silu, gate_last=False, alternate=False):
+    def variant(x, w1, b1, w2, b2):
+        hidden = F.linear(x, w1, b1)
+        if alternate:
+            gate, value = hidden[..., ::2], hidden[..., 1::2]
+        else:
+            gate, value = hidden.chunk(2, dim=-1)
+        if gate_last:
+            gate, value = value, gate
+        return F.linear(act(gate) * value, w2, b2)
+
+    return variant
+
+
+def glu_without_split(x, w1, b1, w2, b2):
+    return F.linear(F.silu(x @ w1.T + b1), w2, b2)
+
+
+# ------------------------------------------------------------------ rotary position embedding
+def rotate_by_complex(x, angles):
+    """Neighbouring features as complex numbers, turned by multiplying with e^(i·angle)."""
+    pairs = torch.view_as_complex(x.reshape(*x.shape[:-1], -1, 2).contiguous())
+    turned = pairs * torch.polar(torch.ones_like(angles), angles)
+    return torch.view_as_real(turned).reshape(x.shape)
+
+
+def rotate_by_loop(x, angles):
+    out = x.clone()
+    for m in range(angles.shape[-1]):
+        a, b = x[..., 2 * m], x[..., 2 * m + 1]
+        out[..., 2 * m] = a * angles[..., m].cos() - b * angles[..., m].sin()
+        out[..., 2 * m + 1] = a * angles[..., m].sin() + b * angles[..., m].cos()
+    return out
+
+
+def rope_angles(grid, head_dim, temperature=10000.0):
+    quarter = head_dim // 4
+    frequencies = temperature ** (-torch.arange(quarter, dtype=torch.float64) / quarter)
+    rows = torch.arange(grid[0]).repeat_interleave(grid[1])[:, None]  # row-major patches
+    cols = torch.arange(grid[1]).repeat(grid[0])[:, None]
+    return torch.cat([rows * frequencies, cols * frequencies], dim=-1)
+
+
+def _rope_angles_variant(xy=False, step=4, alternate=False):
+    def angles(grid, head_dim, temperature=10000.0):
+        quarter = head_dim // 4
+        frequencies = temperature ** (-torch.arange(quarter, dtype=torch.float64) * step / head_dim)
+        rows = torch.arange(grid[0]).repeat_interleave(grid[1])[:, None]
+        cols = torch.arange(grid[1]).repeat(grid[0])[:, None]
+        first, second = (cols, rows) if xy else (rows, cols)
+        if alternate:
+            return torch.stack([first * frequencies, second * frequencies], -1).flatten(-2)
+        return torch.cat([first * frequencies, second * frequencies], dim=-1)
+
+    return angles
+
+
+def _rotate_variant(sign=1.0, halves=False, cat_angles=False):
+    def rotate(x, angles):
+        cos, sin = angles.cos(), sign * angles.sin()
+        if cat_angles:
+            cos, sin = torch.cat([cos, cos], -1), torch.cat([sin, sin], -1)
+        else:
+            cos, sin = cos.repeat_interleave(2, -1), sin.repeat_interleave(2, -1)
+        if halves:
+            first, second = x.chunk(2, dim=-1)
+            partner = torch.cat([-second, first], dim=-1)
+        else:
+            partner = torch.stack([-x[..., 1::2], x[..., ::2]], -1).reshape(x.shape)
+        return x * cos + partner * sin
+
+    return rotate
+
+
+def rotate_without_repeat(x, angles):
+    return x * angles.cos() + x * angles.sin()  # (..., d_h) against (..., d_h / 2)
+
+
 RIGHT = [
     (ex.check_patchify, patchify),
     (ex.check_patchify, patchify_unfold),
@@ -675,6 +762,16 @@ RIGHT = [
     (ex.check_rollout, rollout_stacked),
     (ex.check_rollout, vit_lib.attention_rollout),
     (ex.check_rollout, lambda maps: vit_lib.attention_rollout([m.float() for m in maps])),
+    (ex.check_glu, glu),
+    (ex.check_glu, _glu_variant()),
+    (ex.check_rotate_pairs, rotate_by_complex),
+    (ex.check_rotate_pairs, rotate_by_loop),
+    (ex.check_rotate_pairs, vit_lib.rotate_pairs),
+    (ex.check_rope_angles, rope_angles),
+    (
+        ex.check_rope_angles,
+        lambda grid, d, t=10000.0: vit_lib.Rope2d(d, grid, temperature=t).angles(),
+    ),
 ]
 
 
@@ -797,6 +894,18 @@ WRONG = [
     (ex.check_rollout, _rollout_variant(heads="max", renorm=False), "skips the renormalisation"),
     (ex.check_rollout, rollout_layers_averaged, "yours averages them"),
     (ex.check_rollout, rollout_heads_kept, "the shape should be"),
+    (ex.check_glu, _glu_variant(gate_last=True), "gates with the second half"),
+    (ex.check_glu, _glu_variant(act=F.gelu), "that is GeGLU"),
+    (ex.check_glu, _glu_variant(act=torch.sigmoid), "the original GLU"),
+    (ex.check_glu, _glu_variant(alternate=True), "takes every other feature"),
+    (ex.check_glu, glu_without_split, "split them into two halves"),
+    (ex.check_rotate_pairs, _rotate_variant(sign=-1.0), "turns the wrong way round"),
+    (ex.check_rotate_pairs, _rotate_variant(halves=True, cat_angles=True), "rotate_half layout"),
+    (ex.check_rotate_pairs, _rotate_variant(cat_angles=True), "repeat each angle"),
+    (ex.check_rotate_pairs, rotate_without_repeat, "repeat_interleave(2, -1)"),
+    (ex.check_rope_angles, _rope_angles_variant(xy=True), "the other way round"),
+    (ex.check_rope_angles, _rope_angles_variant(step=2), "1-D RoPE"),
+    (ex.check_rope_angles, _rope_angles_variant(alternate=True), "one half of the angles"),
 ]
 
 
@@ -826,7 +935,7 @@ def test_every_checker_is_in_vit_lib_course_and_none_in_vit_lib():
     import vit_lib.course
 
     checkers = [name for name in dir(ex) if name.startswith("check_")]
-    assert len(checkers) == 14
+    assert len(checkers) == 17
     for name in checkers + ["CheckResult"]:
         assert getattr(vit_lib.course, name) is getattr(ex, name)
         assert name in vit_lib.course.__all__

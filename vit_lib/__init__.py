@@ -38,6 +38,7 @@ from .family import (
     unsupported_family_options, family_config_from_timm,
 )
 from .explorer import ExplorerModel, export_onnx, ink_bitmap, strokes_to_digit
+from .rope import Rope2d, patch_coords, rotate_pairs, apply_rope, RopeAttention
 
 # Names of command-line modules, imported on first use (PEP 562).
 _LAZY = {
@@ -139,4 +140,9 @@ __all__ = [
     "export_onnx",
     "ink_bitmap",
     "strokes_to_digit",
+    "Rope2d",
+    "patch_coords",
+    "rotate_pairs",
+    "apply_rope",
+    "RopeAttention",
 ]

@@ -31,7 +31,8 @@ __all__ = [
     "CheckResult", "check_patchify", "check_prepend_cls", "check_pos_embed_shape",
     "check_split_heads", "check_attention", "check_merge_heads", "check_layer_norm",
     "check_mlp_dropout", "check_pool", "check_num_tokens", "check_param_count",
-    "check_split_qkv", "check_lr_schedule", "check_rollout",
+    "check_split_qkv", "check_lr_schedule", "check_rollout", "check_glu",
+    "check_rotate_pairs", "check_rope_angles",
 ]
 
 
@@ -1100,3 +1101,144 @@ def check_rollout(fn: Callable[[list], torch.Tensor], *, strict: bool = False) -
                "then add the (T, T) identity")]
     return _run("check_rollout", fn, cases, _rollout, "R = Â_L ⋯ Â_1, rows sum to 1",
                 wrong, raised, strict)
+
+
+# --- chapters/90_checkers.md, cell 64 ---
+def _glu(x: torch.Tensor, w1: torch.Tensor, b1: torch.Tensor, w2: torch.Tensor,
+         b2: torch.Tensor, *, act: Callable = F.silu, gate_last: bool = False,
+         split: str = "halves") -> torch.Tensor:
+    """A gated MLP; the keywords build the known wrong variants."""
+    h = F.linear(x, w1, b1)                                        # (..., 2H)
+    gate, value = h.chunk(2, dim=-1) if split == "halves" else (h[..., ::2], h[..., 1::2])
+    if gate_last:
+        gate, value = value, gate
+    return F.linear(act(gate) * value, w2, b2)                     # (..., D)
+
+
+def check_glu(fn: Callable[..., torch.Tensor], *, strict: bool = False) -> CheckResult:
+    """Check `fn(x, w1, b1, w2, b2)`: SwiGLU, silu(first half of fc1) * second half, then fc2.
+
+    Args:
+        fn: your gated MLP.
+        strict: raise AssertionError on failure instead of only printing it.
+    """
+
+    def weights(d: int, hidden: int, seed: int) -> tuple:
+        return (_randn(2 * hidden, d, seed=seed, scale=0.5), _randn(2 * hidden, seed=seed + 1),
+                _randn(d, hidden, seed=seed + 2, scale=0.5), _randn(d, seed=seed + 3))
+
+    cases = [
+        _Case("N=2 images, T=3 tokens, D=4, H=6", (_randn(2, 3, 4, seed=0), *weights(4, 6, 1))),
+        _Case("one token: (1, 1, D=8), H=4", (_randn(1, 1, 8, seed=10), *weights(8, 4, 11))),
+        _Case("a hidden width of one: D=3, H=1", (_randn(5, 3, seed=20), *weights(3, 1, 21))),
+    ]
+    wrong = [
+        ("the gate is the first half: silu(first) * second; yours gates with the second half "
+         "(timm's default gate_last=True, which SwiGLUPacked and this chapter do not use)",
+         lambda *a: _glu(*a, gate_last=True)),
+        ("SwiGLU uses SiLU, x · sigmoid(x); yours uses GELU (that is GeGLU)",
+         lambda *a: _glu(*a, act=F.gelu)),
+        ("SwiGLU uses SiLU, x · sigmoid(x); yours uses the sigmoid alone (the original GLU)",
+         lambda *a: _glu(*a, act=torch.sigmoid)),
+        ("split fc1's output into two halves with chunk(2, dim=-1); yours takes every other "
+         "feature", lambda *a: _glu(*a, split="alternate")),
+    ]
+    raised = [(r"shapes cannot be multiplied|size of tensor a",
+               "fc1 makes 2·H features: split them into two halves of H, gate one with the "
+               "other, and give the H-wide product to fc2")]
+    return _run("check_glu", fn, cases, _glu, "silu(first half) * second half, then fc2",
+                wrong, raised, strict)
+
+
+# --- chapters/90_checkers.md, cell 68 ---
+def _turn(x: torch.Tensor, angles: torch.Tensor, *, sign: float = 1.0, half: bool = False,
+          layout: str = "interleave") -> torch.Tensor:
+    """Pairs of x turned by angles; the keywords build the known wrong variants."""
+    cos, sin = angles.cos(), sign * angles.sin()                   # (..., L, d_h/2)
+    if layout == "interleave":
+        cos, sin = cos.repeat_interleave(2, -1), sin.repeat_interleave(2, -1)
+    else:                                                          # [f0, f1, ..., f0, f1, ...]
+        cos, sin = torch.cat([cos, cos], -1), torch.cat([sin, sin], -1)
+    if half:
+        first, second = x.chunk(2, dim=-1)
+        partner = torch.cat([-second, first], dim=-1)
+    else:
+        partner = torch.stack([-x[..., 1::2], x[..., ::2]], -1).reshape(x.shape)
+    return x * cos + partner * sin                                 # (..., L, d_h)
+
+
+def check_rotate_pairs(fn: Callable[..., torch.Tensor], *, strict: bool = False) -> CheckResult:
+    """Check `fn(x, angles)`: x (..., L, d_h), angles (..., L, d_h / 2) -> x with each pair of
+    neighbouring features turned by its angle, (..., L, d_h).
+
+    Args:
+        fn: your rotation.
+        strict: raise AssertionError on failure instead of only printing it.
+    """
+    cases = [
+        _Case("L=6 patches, d_h=8", (_randn(6, 8, seed=0), _randn(6, 4, seed=1, scale=2.0))),
+        _Case("a batch of heads: (N=2, h=3, L=4, d_h=4)",
+              (_randn(2, 3, 4, 4, seed=2), _randn(4, 2, seed=3, scale=2.0))),
+        _Case("one patch, d_h=12", (_randn(1, 12, seed=4), _randn(1, 6, seed=5, scale=2.0))),
+        _Case("angles of zero leave x as it is", (_randn(3, 8, seed=6), torch.zeros(3, 4,
+                                                                            dtype=torch.float64))),
+    ]
+    wrong = [
+        ("each pair turns the wrong way round: (a, b) turned by θ is (a cos θ − b sin θ, "
+         "a sin θ + b cos θ), so the partner of a is −b and the partner of b is +a",
+         lambda x, angles: _turn(x, angles, sign=-1.0)),
+        ("pair neighbouring features, (x0, x1), (x2, x3), ...; yours pairs each feature with the "
+         "one d_h / 2 further on (timm's rotate_half layout, which DINOv3 uses)",
+         lambda x, angles: _turn(x, angles, half=True, layout="halves")),
+        ("repeat each angle for the two features of its pair (repeat_interleave(2, -1)); "
+         "torch.cat([angles, angles]) gives feature 1 the angle of pair 1, not of pair 0",
+         lambda x, angles: _turn(x, angles, layout="halves")),
+    ]
+    raised = [(r"size of tensor a \(\d+\) must match the size of tensor b",
+               "angles has d_h / 2 columns, x has d_h: give each pair's angle to both of its "
+               "features with repeat_interleave(2, -1)")]
+    return _run("check_rotate_pairs", fn, cases, _turn, "each pair of neighbours turned",
+                wrong, raised, strict)
+
+
+def _axial_angles(grid: tuple[int, int], head_dim: int, temperature: float = 10000.0, *,
+                  indexing: str = "ij", step: int = 4, interleave: bool = False) -> torch.Tensor:
+    """The axial RoPE angle table (gh * gw, head_dim / 2); keywords build the wrong variants."""
+    quarter = head_dim // 4
+    frequencies = temperature ** (-torch.arange(quarter, dtype=torch.float64) * step / head_dim)
+    sizes = grid if indexing == "ij" else (grid[1], grid[0])
+    a, b = torch.meshgrid(torch.arange(sizes[0], dtype=torch.float64),
+                          torch.arange(sizes[1], dtype=torch.float64), indexing=indexing)
+    first, second = a.reshape(-1, 1) * frequencies, b.reshape(-1, 1) * frequencies
+    if interleave:
+        return torch.stack([first, second], -1).reshape(first.shape[0], -1)
+    return torch.cat([first, second], dim=-1)                          # (L, head_dim/2)
+
+
+def check_rope_angles(fn: Callable[..., torch.Tensor], *, strict: bool = False) -> CheckResult:
+    """Check `fn(grid, head_dim, temperature)` -> the axial RoPE angle table
+    (gh * gw, head_dim / 2): row angles first, then column angles, patches in row-major order.
+
+    Args:
+        fn: your angle table.
+        strict: raise AssertionError on failure instead of only printing it.
+    """
+    cases = [
+        _Case("the seed: a 4 × 4 grid, d_h=64", ((4, 4), 64, 10000.0)),
+        _Case("a non-square grid: 2 × 3, d_h=8", ((2, 3), 8, 10000.0)),
+        _Case("one patch: 1 × 1, d_h=16", ((1, 1), 16, 10000.0)),
+        _Case("temperature 100 (DINOv3's base): 3 × 2, d_h=8", ((3, 2), 8, 100.0)),
+    ]
+    wrong = [
+        ("the first half of the angles turns with the row, the second with the column; "
+         "yours has them the other way round (a grid in 'xy' order)",
+         lambda grid, d, t: _axial_angles(grid, d, t, indexing="xy")),
+        ("each axis has head_dim / 4 frequencies, temperature ** (-k / (head_dim / 4)); "
+         "yours divides by head_dim / 2, the spacing of a 1-D RoPE, and turns too slowly",
+         lambda grid, d, t: _axial_angles(grid, d, t, step=2)),
+        ("give each axis one half of the angles: [row angles, column angles], not row and "
+         "column angles alternating pair by pair",
+         lambda grid, d, t: _axial_angles(grid, d, t, interleave=True)),
+    ]
+    return _run("check_rope_angles", fn, cases, _axial_angles,
+                "rows then columns, head_dim / 4 frequencies each", wrong, [], strict)
