@@ -537,7 +537,7 @@ class FamilyViT(VisionTransformer):
         return x if pre_logits else record(Stage.HEAD, self.head(x))   # (N, K)
 
 
-# --- chapters/15_family.md, cell 63 ---
+# --- chapters/15_family.md, cell 64 ---
 from types import SimpleNamespace  # noqa: E402
 
 from vit_lib.timm_compat import (  # noqa: E402  (the converter of chapter 11)
@@ -853,7 +853,7 @@ CONVERTERS.append(Converter(accepts=_is_timm_vit, config_type=FamilyConfig,
                             from_timm=family_from_timm, to_timm=family_to_timm))
 
 
-# --- chapters/15_family.md, cell 69 ---
+# --- chapters/15_family.md, cell 70 ---
 def resample_pos_embed(pos_embed: torch.Tensor, new_grid: tuple[int, int],
                        old_grid: tuple[int, int], num_prefix_tokens: int = 1) -> torch.Tensor:
     """A (1, prefix + gh*gw, D) position table resized to another patch grid, as timm does.
