@@ -657,6 +657,41 @@ def glu_without_split(x, w1, b1, w2, b2):
     return F.linear(F.silu(x @ w1.T + b1), w2, b2)
 
 
+# ------------------------------------------------------------------ a drawing, counted
+def counts_by_unfold(bitmap):
+    patches = F.unfold(bitmap[None, None], kernel_size=4, stride=4)  # (1, 16, blocks)
+    return patches.sum(dim=1).reshape(bitmap.shape[0] // 4, bitmap.shape[1] // 4)
+
+
+def counts_by_loop(bitmap):
+    h, w = bitmap.shape
+    out = torch.zeros(h // 4, w // 4, dtype=bitmap.dtype)
+    for i in range(h // 4):
+        for j in range(w // 4):
+            out[i, j] = bitmap[4 * i : 4 * i + 4, 4 * j : 4 * j + 4].sum()
+    return out
+
+
+def counts_of_rows(bitmap):
+    return bitmap.reshape(bitmap.shape[0] // 4, bitmap.shape[1] // 4, 16).sum(-1)
+
+
+def counts_averaged(bitmap):
+    return F.avg_pool2d(bitmap[None, None], 4)[0, 0]
+
+
+def counts_transposed(bitmap):
+    return counts_by_loop(bitmap).T
+
+
+def counts_of_corners(bitmap):
+    return bitmap[::4, ::4]
+
+
+def counts_of_a_square_bitmap(bitmap):
+    return bitmap.reshape(8, 4, 8, 4).sum(dim=(1, 3))  # 32 x 32 only
+
+
 # ------------------------------------------------------------------ rotary position embedding
 def rotate_by_complex(x, angles):
     """Neighbouring features as complex numbers, turned by multiplying with e^(i·angle)."""
@@ -764,6 +799,8 @@ RIGHT = [
     (ex.check_rollout, lambda maps: vit_lib.attention_rollout([m.float() for m in maps])),
     (ex.check_glu, glu),
     (ex.check_glu, _glu_variant()),
+    (ex.check_block_counts, counts_by_unfold),
+    (ex.check_block_counts, counts_by_loop),
     (ex.check_rotate_pairs, rotate_by_complex),
     (ex.check_rotate_pairs, rotate_by_loop),
     (ex.check_rotate_pairs, vit_lib.rotate_pairs),
@@ -899,6 +936,11 @@ WRONG = [
     (ex.check_glu, _glu_variant(act=torch.sigmoid), "the original GLU"),
     (ex.check_glu, _glu_variant(alternate=True), "takes every other feature"),
     (ex.check_glu, glu_without_split, "split them into two halves"),
+    (ex.check_block_counts, counts_of_rows, "16 pixels of one row"),
+    (ex.check_block_counts, counts_averaged, "yours averages them"),
+    (ex.check_block_counts, counts_transposed, "yours is transposed"),
+    (ex.check_block_counts, counts_of_corners, "only its top-left one"),
+    (ex.check_block_counts, counts_of_a_square_bitmap, "multiples of 4"),
     (ex.check_rotate_pairs, _rotate_variant(sign=-1.0), "turns the wrong way round"),
     (ex.check_rotate_pairs, _rotate_variant(halves=True, cat_angles=True), "rotate_half layout"),
     (ex.check_rotate_pairs, _rotate_variant(cat_angles=True), "repeat each angle"),
@@ -935,7 +977,7 @@ def test_every_checker_is_in_vit_lib_course_and_none_in_vit_lib():
     import vit_lib.course
 
     checkers = [name for name in dir(ex) if name.startswith("check_")]
-    assert len(checkers) == 17
+    assert len(checkers) == 18
     for name in checkers + ["CheckResult"]:
         assert getattr(vit_lib.course, name) is getattr(ex, name)
         assert name in vit_lib.course.__all__

@@ -1,4 +1,4 @@
-# Generated from chapters/90_checkers.md by tools/literate.py.
+# Generated from chapters/90_checkers.md, chapters/91_checkers_more.md by tools/literate.py.
 # Edit the chapter, not this file: `make export` rewrites it, and `make check` (run by
 # `make test` and CI) fails on any difference between this file and what the chapter exports.
 
@@ -32,7 +32,7 @@ __all__ = [
     "check_split_heads", "check_attention", "check_merge_heads", "check_layer_norm",
     "check_mlp_dropout", "check_pool", "check_num_tokens", "check_param_count",
     "check_split_qkv", "check_lr_schedule", "check_rollout", "check_glu",
-    "check_rotate_pairs", "check_rope_angles",
+    "check_block_counts", "check_rotate_pairs", "check_rope_angles",
 ]
 
 
@@ -929,7 +929,7 @@ def check_split_qkv(
                 wrong, raised, strict, _QKV_PARTS)
 
 
-# --- chapters/90_checkers.md, cell 54 ---
+# --- chapters/91_checkers_more.md, cell 4 ---
 def _lr_schedule(
     step: int, total_steps: int, warmup_steps: int, peak_lr: float, min_lr: float = 0.0, *,
     warmup: str = "from_step_1", decay_shift: int = 0, clamp: bool = True, angle: float = math.pi,
@@ -1033,7 +1033,7 @@ def check_lr_schedule(fn: Callable[..., float], *, strict: bool = False) -> Chec
                 raised, strict)
 
 
-# --- chapters/90_checkers.md, cell 60 ---
+# --- chapters/91_checkers_more.md, cell 10 ---
 def _attention_maps(
     n: int, layers: int, heads: int, tokens: int, seed: int, sharpness: float = 1.0
 ) -> list:
@@ -1103,7 +1103,7 @@ def check_rollout(fn: Callable[[list], torch.Tensor], *, strict: bool = False) -
                 wrong, raised, strict)
 
 
-# --- chapters/90_checkers.md, cell 64 ---
+# --- chapters/91_checkers_more.md, cell 14 ---
 def _glu(x: torch.Tensor, w1: torch.Tensor, b1: torch.Tensor, w2: torch.Tensor,
          b2: torch.Tensor, *, act: Callable = F.silu, gate_last: bool = False,
          split: str = "halves") -> torch.Tensor:
@@ -1150,7 +1150,61 @@ def check_glu(fn: Callable[..., torch.Tensor], *, strict: bool = False) -> Check
                 wrong, raised, strict)
 
 
-# --- chapters/90_checkers.md, cell 68 ---
+# --- chapters/91_checkers_more.md, cell 18 ---
+def _block_counts(bitmap: torch.Tensor, *, order: str = "blocks", reduce: str = "sum",
+                  transpose: bool = False) -> torch.Tensor:
+    """Ink per 4 x 4 block of an (H, W) bitmap; the keywords build the known wrong variants."""
+    h, w = bitmap.shape
+    if order == "rows":                        # 16 consecutive pixels of the flat bitmap
+        blocks = bitmap.reshape(h // 4, w // 4, 16)
+    elif order == "sample":                    # one pixel per block
+        return bitmap[::4, ::4] * (16 if reduce == "sum" else 1)
+    else:
+        blocks = bitmap.reshape(h // 4, 4, w // 4, 4).permute(0, 2, 1, 3)      # (H/4, W/4, 4, 4)
+        blocks = blocks.reshape(h // 4, w // 4, 16)
+    out = blocks.sum(-1) if reduce == "sum" else blocks.mean(-1)     # (H/4, W/4)
+    return out.T if transpose else out
+
+
+def check_block_counts(fn: Callable[..., torch.Tensor], *, strict: bool = False) -> CheckResult:
+    """Check `fn(bitmap)`: an (H, W) bitmap of 0s and 1s -> the ink in each 4 x 4 block,
+    (H / 4, W / 4).
+
+    Args:
+        fn: your counting function.
+        strict: raise AssertionError on failure instead of only printing it.
+    """
+    generator = torch.Generator().manual_seed(0)
+    drawing = (torch.rand(32, 32, generator=generator) < 0.3).double()
+    one_pixel = torch.zeros(32, 32, dtype=torch.float64)
+    one_pixel[5, 30] = 1.0                             # block (1, 7)
+    wide = (torch.rand(8, 12, generator=generator) < 0.5).double()
+    cases = [
+        _Case("a 32 × 32 drawing, about 30 % ink", (drawing,)),
+        _Case("one inked pixel at row 5, column 30: block (1, 7) holds 1", (one_pixel,)),
+        _Case("all ink: every block holds 16", (torch.ones(32, 32, dtype=torch.float64),)),
+        _Case("a wide bitmap, 8 × 12 -> 2 × 3", (wide,)),
+    ]
+    wrong = [
+        ("a block is 4 rows of 4 pixels: reshape to (H/4, 4, W/4, 4) and sum over axes 1 and 3; "
+         "reshaping the flat bitmap into groups of 16 takes 16 pixels of one row instead",
+         lambda b: _block_counts(b, order="rows")),
+        ("count the inked pixels (sum, 0 to 16), as the digits were made; yours averages them",
+         lambda b: _block_counts(b, reduce="mean")),
+        ("rows of blocks first: block (i, j) covers rows 4i to 4i + 3 and columns 4j to 4j + 3; "
+         "yours is transposed",
+         lambda b: _block_counts(b, transpose=True)),
+        ("count every pixel of a block, not only its top-left one",
+         lambda b: _block_counts(b, order="sample", reduce="mean")),
+    ]
+    raised = [(r"shape '\[.*\]' is invalid",
+               "the bitmap's height and width are multiples of 4: H // 4 blocks of 4 rows, "
+               "W // 4 blocks of 4 columns")]
+    return _run("check_block_counts", fn, cases, _block_counts, "ink per 4 × 4 block, 0 to 16",
+                wrong, raised, strict)
+
+
+# --- chapters/91_checkers_more.md, cell 22 ---
 def _turn(x: torch.Tensor, angles: torch.Tensor, *, sign: float = 1.0, half: bool = False,
           layout: str = "interleave") -> torch.Tensor:
     """Pairs of x turned by angles; the keywords build the known wrong variants."""
