@@ -35,7 +35,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
+from machine import cpu_name, import_timm  # noqa: E402  (benchmarks/machine.py)
 
 from vit_lib import FamilyConfig, FamilyViT, VisionTransformer, ViTConfig, from_timm  # noqa: E402
 
@@ -98,10 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=positive, default=5, help="interleaved rounds")
     parser.add_argument("--output", type=Path, default=None, help="write the results as JSON")
     args = parser.parse_args(argv)
-    try:
-        import timm
-    except ImportError:
-        print("error: timm is not installed (pip install -e '.[dev]')", file=sys.stderr)
+    timm = import_timm()
+    if timm is None:
         return 2
     torch.set_num_threads(1)
     chapter_10, family = [], []

@@ -1,6 +1,7 @@
 """What the benchmark scripts say about the machine they ran on."""
 
 import platform
+import sys
 from pathlib import Path
 
 
@@ -13,3 +14,13 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def import_timm():
+    """timm, or None after printing one `error:` line that says how to install it."""
+    try:
+        import timm
+    except ImportError:
+        print("error: timm is not installed (pip install -e '.[dev]')", file=sys.stderr)
+        return None
+    return timm

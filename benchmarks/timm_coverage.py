@@ -34,6 +34,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from machine import import_timm  # noqa: E402  (benchmarks/machine.py)
 
 from vit_lib import (  # noqa: E402
     FamilyConfig,
@@ -128,10 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=non_negative, default=0, help="real-weight checks per option")
     parser.add_argument("--output", type=Path, default=None, help="write the results as JSON")
     args = parser.parse_args(argv)
-    try:
-        import timm
-    except ImportError:
-        print("error: timm is not installed (pip install -e '.[dev]')", file=sys.stderr)
+    timm = import_timm()
+    if timm is None:
         return 2
     start = time.perf_counter()
     found = survey()
