@@ -130,7 +130,7 @@ class Rope2d(nn.Module):
         return turns.flatten(1)                                                    # (L, d_h/2)
 
 
-# --- chapters/17_rope.md, cell 12 ---
+# --- chapters/17_rope.md, cell 14 ---
 def rotate_pairs(x: torch.Tensor, angles: torch.Tensor, half: bool = False) -> torch.Tensor:
     """Turn each pair of features of x (..., L, d_h) by its angle, angles (..., L, d_h / 2).
 
@@ -155,7 +155,7 @@ def apply_rope(x: torch.Tensor, angles: torch.Tensor, num_prefix_tokens: int,
     return torch.cat([prefix, rotate_pairs(patches, angles, half)], dim=2)   # (N, h, T, d_h)
 
 
-# --- chapters/17_rope.md, cell 24 ---
+# --- chapters/17_rope.md, cell 26 ---
 class RopeAttention(Attention):
     """Chapter 5's attention with 2-D RoPE: queries and keys turned after the heads are split.
 
