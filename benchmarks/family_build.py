@@ -43,16 +43,23 @@ TARGET_RATIO = 1.2
 
 
 class CpuTensors(TorchDispatchMode):
-    """The number of elements of the largest tensor made on the CPU while active."""
+    """Records the shape of every tensor an operation makes on the CPU while it is active."""
 
-    largest = 0
+    def __init__(self) -> None:
+        super().__init__()
+        self.shapes = []
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         for tensor in out if isinstance(out, (tuple, list)) else [out]:
             if isinstance(tensor, torch.Tensor) and tensor.device.type == "cpu":
-                self.largest = max(self.largest, math.prod(tensor.shape))
+                self.shapes.append(tuple(tensor.shape))
         return out
+
+    @property
+    def largest(self) -> int:
+        """The number of elements of the largest of them (0: none)."""
+        return max(map(math.prod, self.shapes), default=0)
 
 
 def timed(make) -> float:
@@ -61,8 +68,9 @@ def timed(make) -> float:
     return time.perf_counter() - start
 
 
-def modules_built(make) -> tuple[int, int]:
-    """(modules constructed while `make()` runs, modules of the model it returns)."""
+def modules_built(make) -> tuple[int, int, list[str]]:
+    """(modules constructed while `make()` runs, modules of the model it returns, the classes
+    of those constructed that the model does not keep)."""
     built, init = [], nn.Module.__init__
 
     def counting(module, *args, **kwargs):
@@ -74,7 +82,9 @@ def modules_built(make) -> tuple[int, int]:
         model = make()
     finally:
         nn.Module.__init__ = init
-    return len(built), len(list(model.modules()))
+    kept = {id(module) for module in model.modules()}
+    thrown_away = [type(module).__name__ for module in built if id(module) not in kept]
+    return len(built), len(kept), thrown_away
 
 
 def same_weights() -> bool:
@@ -125,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  chapter 10 VisionTransformer  {statistics.median(chapter_10):6.2f} s")
     print(f"  FamilyViT                     {statistics.median(family):6.2f} s")
     print(f"  ratio                         {ratio:6.2f}x (target <= {TARGET_RATIO}x)")
-    for name, (built, kept) in counts.items():
+    for name, (built, kept, _) in counts.items():
         print(f"  modules {name:<12} built {built}, kept {kept}")
     print(
         f"from_timm(deit3_large on meta): {statistics.median(conversions):.2f} s, largest CPU "
@@ -134,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"one seed, default options: the family draws chapter 10's weights: {equal}")
     ok = (
         ratio <= TARGET_RATIO
-        and all(built == kept for built, kept in counts.values())
+        and all(built == kept and not lost for built, kept, lost in counts.values())
         and largest <= len(large.blocks)
         and equal
     )
@@ -152,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                     },
                     "ratio": round(ratio, 3),
                     "target_ratio": TARGET_RATIO,
-                    "modules": {name: dict(built=b, kept=k) for name, (b, k) in counts.items()},
+                    "modules": {name: dict(built=b, kept=k) for name, (b, k, _) in counts.items()},
                     "meta_conversion_seconds": statistics.median(conversions),
                     "largest_cpu_tensor": largest,
                     "same_weights": equal,

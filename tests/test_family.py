@@ -7,7 +7,6 @@ state_dict loads into timm's model strictly. Bad combinations are refused case b
 """
 
 import functools
-import math
 from dataclasses import replace
 
 import pytest
@@ -25,7 +24,6 @@ from timm.models.vision_transformer import (
 from timm.models.vision_transformer import ResPostBlock as TimmResPostBlock
 from timm.models.vision_transformer import VisionTransformer as TimmViT
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from conftest import images_for, like_trained
 from vit_lib import VisionTransformer, ViTConfig
@@ -263,22 +261,28 @@ def test_one_seed_gives_chapter_10s_weights(options):
     assert all(torch.equal(ours[name], theirs[name]) for name in ours)
 
 
+def benchmark(name: str):
+    """The script benchmarks/<name>.py, loaded as a module: the tests use its measurements."""
+    import importlib.util
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))  # the scripts import benchmarks/machine.py
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.parametrize("name", [*OPTIONS, *SPELLED, "distilled"])
-def test_every_module_built_is_kept(name, monkeypatch):
+def test_every_module_built_is_kept(name):
     options = OPTIONS.get(name) or SPELLED.get(name, [dict(distilled=True)])[0]
-    built = []
-    init = nn.Module.__init__
-
-    def counting_init(module, *args, **kwargs):
-        built.append(module)
-        init(module, *args, **kwargs)
-
-    monkeypatch.setattr(nn.Module, "__init__", counting_init)
-    model = FamilyViT(FamilyConfig(**SHAPES[0], **options))
-    kept = {id(module) for module in model.modules()}
-    thrown_away = [type(module).__name__ for module in built if id(module) not in kept]
+    built, kept, thrown_away = benchmark("family_build").modules_built(
+        lambda: FamilyViT(FamilyConfig(**SHAPES[0], **options))
+    )
     assert not thrown_away
-    assert len(built) == len(kept)
+    assert built == kept
 
 
 def test_shapes_at_the_seed_configuration():
@@ -565,15 +569,7 @@ def test_the_family_judges_findings_by_option_and_value_not_by_their_words(monke
 
 
 def test_the_coverage_benchmark_names_each_architectures_options():
-    import importlib.util
-
-    from conftest import ROOT
-
-    spec = importlib.util.spec_from_file_location(
-        "timm_coverage", ROOT / "benchmarks" / "timm_coverage.py"
-    )
-    coverage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(coverage)
+    coverage = benchmark("timm_coverage")
     assert coverage.options_used("deit_tiny_patch16_224") == ["plain"]
     assert coverage.options_used("deit_tiny_distilled_patch16_224") == ["distilled=True"]
     assert coverage.options_used("vit_small_patch14_reg4_dinov2") == [
@@ -596,21 +592,6 @@ def test_the_coverage_benchmark_names_each_architectures_options():
     assert coverage.equality("deit_tiny_patch16_224") <= coverage.TOLERANCE
 
 
-class CpuTensors(TorchDispatchMode):
-    """Records the shape of every tensor an operation makes on the CPU while it is active."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.shapes = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        for tensor in out if isinstance(out, (tuple, list)) else [out]:
-            if isinstance(tensor, torch.Tensor) and tensor.device.type == "cpu":
-                self.shapes.append(tuple(tensor.shape))
-        return out
-
-
 @pytest.mark.parametrize("name", ["vit_tiny_patch16_224", "deit3_small_patch16_224"])
 def test_converting_a_meta_model_builds_nothing_on_the_cpu(name):
     """Both ways; the only CPU tensors are timm's own stochastic-depth schedule, one number per
@@ -622,8 +603,8 @@ def test_converting_a_meta_model_builds_nothing_on_the_cpu(name):
     with torch.device("meta"):
         theirs = timm.create_model(name, pretrained=False)
     depth = len(theirs.blocks)
-    with CpuTensors() as made:
+    with benchmark("family_build").CpuTensors() as made:
         ours = from_timm(theirs)
         back = to_timm(ours)
     assert {p.device.type for p in [*ours.parameters(), *back.parameters()]} == {"meta"}
-    assert max(map(math.prod, made.shapes), default=0) <= depth, made.shapes
+    assert made.largest <= depth, made.shapes

@@ -131,14 +131,14 @@ def test_rope_attention_equals_timms(fused, half, dtype):
     theirs.load_state_dict(ours.state_dict(), strict=True)
     theirs.fused_attn = fused
     rope = Rope2d(8, (3, 4), rotate_half=half)
-    table = RotaryTable(rope)
+    table = timm_table(rope)
     x = torch.randn(2, 2 + 12, 32, dtype=dtype)
     with torch.no_grad():
         delta = (ours.eval()(x, rope.angles()) - theirs.eval()(x, rope=table)).abs().max()
     assert delta <= 10 * TOLERANCE[dtype]
 
 
-def RotaryTable(rope: Rope2d) -> torch.Tensor:
+def timm_table(rope: Rope2d) -> torch.Tensor:
     """timm's (L, 2 * d_h) layout of our angles: sines then cosines, one per feature."""
     angles = rope.angles()
     layout = (
