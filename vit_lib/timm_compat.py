@@ -22,7 +22,7 @@ from vit_lib.model import VisionTransformer, ViTConfig
 # what `import vit_lib` offers from this module; the rest is importable from it by name
 __all__ = [
     "UnsupportedOptionError", "Finding", "unsupported_timm_options", "config_from_timm",
-    "from_timm", "to_timm", "timm_kwargs", "compare_stages",
+    "from_timm", "to_timm", "timm_kwargs", "compare_stages", "unsupported_options",
 ]
 
 TIMM_INSTALL = 'pip install "vit-lib[timm]"'
@@ -238,7 +238,7 @@ def timm_config_fields(model: nn.Module, block: object = None) -> dict:
     """
     block = model.blocks[0] if block is None else block
     pe, attn, mlp = model.patch_embed, block.attn, block.mlp
-    dim, hidden = pe.proj.out_channels, mlp.fc1.out_features    # D, D_ff
+    dim, hidden = model.embed_dim, mlp.fc1.out_features           # D, D_ff
     img, patch = tuple(pe.img_size), tuple(pe.patch_size)
     drop = getattr(model, "patch_drop", None)                   # PatchDropout; Identity when off
     if int(dim * (hidden / dim)) != hidden:
@@ -247,7 +247,7 @@ def timm_config_fields(model: nn.Module, block: object = None) -> dict:
     return dict(
         img_size=img[0] if img[0] == img[1] else img,
         patch_size=patch[0] if patch[0] == patch[1] else patch,
-        in_chans=pe.proj.in_channels,
+        in_chans=getattr(pe, "in_chans", None) or pe.proj.in_channels,   # a CNN stem's or ours
         num_classes=model.head.out_features if isinstance(model.head, nn.Linear) else 0,
         embed_dim=dim,
         depth=len(model.blocks),
@@ -315,11 +315,22 @@ class Converter(NamedTuple):
     config_type: type                                     # the config my models carry
     from_timm: Callable[[nn.Module], VisionTransformer]
     to_timm: Callable[[VisionTransformer], nn.Module]
+    unsupported: Callable[[nn.Module], list[Finding]]     # what I cannot express; empty: all
 
 
-# Filled by later chapters (chapter 15, the family) when `vit_lib` is imported. This module
+# Filled by later chapters (15, the family; 18, EVA) when `vit_lib` is imported. This module
 # imports none of them, so the package has no import cycle.
 CONVERTERS: list[Converter] = []
+
+
+def unsupported_options(model: nn.Module) -> list[Finding]:
+    """What `from_timm` cannot convert in a timm `model`, asking the later chapters' converters
+    about the models a `ViTConfig` cannot express; empty: it converts."""
+    found = unsupported_timm_options(model)
+    for converter in CONVERTERS if found else []:
+        if converter.accepts(model):
+            return converter.unsupported(model)
+    return found
 
 
 def from_timm(model: nn.Module) -> VisionTransformer:
