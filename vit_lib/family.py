@@ -432,9 +432,7 @@ class FamilyViT(VisionTransformer):
         nn.Module.__init__(self)           # not chapter 10's __init__: the parts are built here
         self.config = cfg = config
         dim = cfg.embed_dim
-        # timm (CLIP): no bias before a pre-norm
-        self.patch_embed = PatchEmbed(cfg.img_size, cfg.patch_size, cfg.in_chans, dim,
-                                      bias=not cfg.pre_norm)
+        self.patch_embed = self.make_patch_embed(cfg)
         self.num_prefix_tokens = cfg.num_prefix_tokens
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) if cfg.class_token else None
         self.dist_token = nn.Parameter(torch.zeros(1, 1, dim)) if cfg.distilled else None
@@ -468,6 +466,12 @@ class FamilyViT(VisionTransformer):
             self.head_dist = (nn.Linear(dim, cfg.num_classes) if cfg.num_classes > 0
                               else nn.Identity())
         self.reset_parameters()
+
+    def make_patch_embed(self, cfg: FamilyConfig) -> nn.Module:
+        """Chapter 1's patch embedding; without a bias before a pre-norm, as timm (CLIP) has it.
+        Chapter 18's stems replace this part."""
+        return PatchEmbed(cfg.img_size, cfg.patch_size, cfg.in_chans, cfg.embed_dim,
+                          bias=not cfg.pre_norm)
 
     @property
     def fused_attn(self) -> bool:
@@ -598,8 +602,9 @@ def _block_parts(block: nn.Module) -> SimpleNamespace:
                            ls1=getattr(block, "ls1", None))
 
 
-def _read_family_config(model: nn.Module) -> FamilyConfig:
-    """The `FamilyConfig` a timm ViT's modules describe, read without checking them."""
+def _read_family_config(model: nn.Module, config_type: type | None = None) -> FamilyConfig:
+    """The `FamilyConfig` (or its subclass `config_type`) a timm ViT's modules describe, read
+    without checking them."""
     _, layers = _import_timm()
     block = model.blocks[0]
     kind = type(block).__name__
@@ -609,7 +614,7 @@ def _read_family_config(model: nn.Module) -> FamilyConfig:
         init_values = block.init_values                    # the norms' starting weight
     else:
         init_values = None if _is_identity(parts.ls1) else parts.ls1.init_values
-    return FamilyConfig(
+    return (config_type or FamilyConfig)(
         **timm_config_fields(model, parts),
         reg_tokens=0 if model.reg_token is None else model.reg_token.shape[1],
         init_values=init_values,
@@ -652,16 +657,21 @@ def rebuild_differences(model: nn.Module, config: FamilyConfig) -> list[str]:
 
     kind = VisionTransformerDistilled if config.distilled else vt.VisionTransformer
     with torch.device("meta"):                             # no memory, no initialisation cost
-        rebuilt = dict(kind(**family_timm_kwargs(config)).named_modules())
+        return module_differences(model, kind(**family_timm_kwargs(config)))
+
+
+def module_differences(model: nn.Module, twin: nn.Module) -> list[str]:
+    """Where `model` differs from `twin`, module by module: types, settings, parameter shapes."""
+    rebuilt = dict(twin.named_modules())
     found = []
     for name, module in model.named_modules():
-        twin = rebuilt.pop(name, None)
+        other = rebuilt.pop(name, None)
         where = name or "the model"
-        if _kind(twin) != _kind(module):
+        if _kind(other) != _kind(module):
             found.append(f"{where}: {type(module).__name__}, where the config builds "
-                         f"{type(twin).__name__}")
+                         f"{type(other).__name__}")
             continue
-        theirs, ours = _settings(module), _settings(twin)
+        theirs, ours = _settings(module), _settings(other)
         keys = sorted(theirs.keys() | ours.keys(), key=lambda key: (key in module._parameters, key))
         found += [f"{where}.{key} = {theirs.get(key)!r}, where the config builds "
                   f"{ours.get(key)!r}" for key in keys if theirs.get(key) != ours.get(key)]
@@ -850,7 +860,8 @@ def _is_timm_vit(model: nn.Module) -> bool:
 
 # chapter 11's from_timm and to_timm hand the models a ViTConfig cannot express to these
 CONVERTERS.append(Converter(accepts=_is_timm_vit, config_type=FamilyConfig,
-                            from_timm=family_from_timm, to_timm=family_to_timm))
+                            from_timm=family_from_timm, to_timm=family_to_timm,
+                            unsupported=unsupported_family_options))
 
 
 # --- chapters/15_family.md, cell 70 ---
