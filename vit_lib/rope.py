@@ -58,6 +58,22 @@ def patch_coords(grid: tuple[int, int], kind: str = "axial", *, offset: float = 
     return coords.reshape(-1, 2)                                               # (L, 2)
 
 
+def augment_coords(coords: torch.Tensor, shift: float | None = None,
+                   jitter: float | None = None, rescale: float | None = None) -> torch.Tensor:
+    """Coordinates (L, 2) moved by one random offset in [-shift, shift] per axis, stretched by
+    one factor in [1/jitter, jitter] per axis and one in [1/rescale, rescale] for both (log-
+    uniform), drawn in this order, as timm's DINOv3 training does."""
+    like = dict(dtype=coords.dtype, device=coords.device)
+    if shift is not None:
+        coords = coords + torch.empty(2, **like).uniform_(-shift, shift)
+    if jitter is not None:
+        coords = coords * torch.empty(2, **like).uniform_(-math.log(jitter), math.log(jitter)).exp()
+    if rescale is not None:
+        coords = coords * torch.empty(1, **like).uniform_(-math.log(rescale),
+                                                          math.log(rescale)).exp()
+    return coords
+
+
 class Rope2d(nn.Module):
     """The angle table of 2-D RoPE for a grid of patches, in one of timm's three schemes.
 
@@ -68,6 +84,8 @@ class Rope2d(nn.Module):
     - 'mixed' (RoPE-ViT): every angle turns with row and column at once, at learned frequencies,
       one set per block and head: the parameter `freqs`, (2, depth, h, d_h / 2).
     `angles()` gives (L, d_h / 2), or (depth, h, L, d_h / 2) for 'mixed', always in float32.
+    In training, `shift`, `jitter` and `rescale` move and stretch the coordinates at random
+    (DINOv3's augmentation, see `augment_coords`).
     """
 
     def __init__(self, head_dim: int, grid_size: tuple[int, int], kind: str = "axial", *,
@@ -75,7 +93,8 @@ class Rope2d(nn.Module):
                  offset: float = 0.0, ref_grid: tuple[int, int] | None = None,
                  indexing: str | None = None, normalize: str = "separate",
                  min_period: float | None = None, max_period: float | None = None,
-                 depth: int = 1, num_heads: int = 1) -> None:
+                 depth: int = 1, num_heads: int = 1, shift: float | None = None,
+                 jitter: float | None = None, rescale: float | None = None) -> None:
         super().__init__()
         if kind not in ROPE_KINDS:
             raise ValueError(f"unknown RoPE kind {kind!r}; expected one of {ROPE_KINDS}")
@@ -90,6 +109,7 @@ class Rope2d(nn.Module):
         self.ref_grid = None if ref_grid is None else tuple(ref_grid)
         self.indexing = indexing or ("xy" if kind == "mixed" else "ij")
         self.min_period, self.max_period = min_period, max_period
+        self.augment = (shift, jitter, rescale)            # training only; None: off
         if kind == "mixed":
             self.freqs = nn.Parameter(self.mixed_frequencies(depth, num_heads))
 
@@ -112,17 +132,22 @@ class Rope2d(nn.Module):
         fy = torch.cat([magnitude * torch.sin(turn), magnitude * torch.sin(turn + math.pi / 2)], -1)
         return torch.stack([fx, fy])                                 # (2, depth, h, d_h/2)
 
-    def angles(self, grid_size: tuple[int, int] | None = None) -> torch.Tensor:
+    def angles(self, grid_size: tuple[int, int] | None = None,
+               dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """Every patch's d_h / 2 angles, (L, d_h / 2) ('mixed': (depth, h, L, d_h / 2)), for
-        this grid or another: a new resolution needs new angles, nothing resampled."""
+        this grid or another: a new resolution needs new angles, nothing resampled. The
+        coordinates and frequencies meet in `dtype` (timm: float64 in a float64 model)."""
         coords = patch_coords(grid_size or self.grid_size, self.kind, offset=self.offset,
                               ref_grid=self.ref_grid, indexing=self.indexing,
                               normalize=self.normalize)                           # (L, 2)
+        if self.training and any(a is not None for a in self.augment):
+            coords = augment_coords(coords, *self.augment)
+        coords = coords.to(dtype)
         if self.kind == "mixed":
-            freqs = self.freqs.float()
+            freqs = self.freqs.to(dtype)
             return (coords[:, 0, None] * freqs[0, ..., None, :]
                     + coords[:, 1, None] * freqs[1, ..., None, :])       # (depth, h, L, d_h/2)
-        per_axis = self.axis_frequencies()                                         # (d_h/4,)
+        per_axis = self.axis_frequencies().to(dtype)                               # (d_h/4,)
         if self.kind == "dinov3":
             turns = 2 * math.pi * coords[:, :, None] / per_axis                    # (L, 2, d_h/4)
         else:
