@@ -752,6 +752,12 @@ def rotate_without_repeat(x, angles):
     return x * angles.cos() + x * angles.sin()  # (..., d_h) against (..., d_h / 2)
 
 
+def repeat_kv_by_expand(x, num_heads):
+    """Each key head expanded over a new axis of its group, then the two axes merged."""
+    n, h_kv, t, d = x.shape
+    return x[:, :, None].expand(n, h_kv, num_heads // h_kv, t, d).reshape(n, num_heads, t, d)
+
+
 RIGHT = [
     (ex.check_patchify, patchify),
     (ex.check_patchify, patchify_unfold),
@@ -809,6 +815,9 @@ RIGHT = [
         ex.check_rope_angles,
         lambda grid, d, t=10000.0: vit_lib.Rope2d(d, grid, temperature=t).angles(),
     ),
+    (ex.check_repeat_kv, vit_lib.repeat_kv),
+    (ex.check_repeat_kv, lambda x, h: x.repeat_interleave(h // x.shape[1], dim=1)),
+    (ex.check_repeat_kv, repeat_kv_by_expand),
 ]
 
 
@@ -948,6 +957,13 @@ WRONG = [
     (ex.check_rope_angles, _rope_angles_variant(xy=True), "the other way round"),
     (ex.check_rope_angles, _rope_angles_variant(step=2), "1-D RoPE"),
     (ex.check_rope_angles, _rope_angles_variant(alternate=True), "one half of the angles"),
+    (ex.check_repeat_kv, lambda x, h: x.repeat(1, h // x.shape[1], 1, 1), "yours tiles them"),
+    (
+        ex.check_repeat_kv,
+        lambda x, h: x.repeat_interleave(h // x.shape[1], dim=2),
+        "yours repeats the tokens",
+    ),
+    (ex.check_repeat_kv, lambda x, h: x, "FAIL on case: the seed"),
 ]
 
 
@@ -977,7 +993,7 @@ def test_every_checker_is_in_vit_lib_course_and_none_in_vit_lib():
     import vit_lib.course
 
     checkers = [name for name in dir(ex) if name.startswith("check_")]
-    assert len(checkers) == 18
+    assert len(checkers) == 19
     for name in checkers + ["CheckResult"]:
         assert getattr(vit_lib.course, name) is getattr(ex, name)
         assert name in vit_lib.course.__all__

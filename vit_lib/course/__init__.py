@@ -6,7 +6,7 @@ from .exercises import (
     CheckResult, check_patchify, check_prepend_cls, check_pos_embed_shape, check_split_heads,
     check_attention, check_merge_heads, check_layer_norm, check_mlp_dropout, check_pool,
     check_num_tokens, check_param_count, check_split_qkv, check_lr_schedule, check_rollout,
-    check_glu, check_block_counts, check_rotate_pairs, check_rope_angles,
+    check_glu, check_block_counts, check_rotate_pairs, check_rope_angles, check_repeat_kv,
 )
 
 __all__ = [
@@ -29,4 +29,5 @@ __all__ = [
     "check_block_counts",
     "check_rotate_pairs",
     "check_rope_angles",
+    "check_repeat_kv",
 ]

@@ -32,7 +32,7 @@ __all__ = [
     "check_split_heads", "check_attention", "check_merge_heads", "check_layer_norm",
     "check_mlp_dropout", "check_pool", "check_num_tokens", "check_param_count",
     "check_split_qkv", "check_lr_schedule", "check_rollout", "check_glu",
-    "check_block_counts", "check_rotate_pairs", "check_rope_angles",
+    "check_block_counts", "check_rotate_pairs", "check_rope_angles", "check_repeat_kv",
 ]
 
 
@@ -1296,3 +1296,40 @@ def check_rope_angles(fn: Callable[..., torch.Tensor], *, strict: bool = False) 
     ]
     return _run("check_rope_angles", fn, cases, _axial_angles,
                 "rows then columns, head_dim / 4 frequencies each", wrong, [], strict)
+
+
+# --- chapters/91_checkers_more.md, cell 26 ---
+def _repeat_kv(x: torch.Tensor, num_heads: int, *, tile: bool = False,
+               axis: int = 1) -> torch.Tensor:
+    """Key heads (N, h_kv, T, d_h) repeated to h; the keywords build the known wrong variants."""
+    groups = num_heads // x.shape[1]
+    if tile:
+        return x.repeat(*[groups if i == axis else 1 for i in range(x.ndim)])
+    return x.repeat_interleave(groups, dim=axis)
+
+
+def check_repeat_kv(fn: Callable[..., torch.Tensor], *, strict: bool = False) -> CheckResult:
+    """Check `fn(x, num_heads)`: keys or values (N, h_kv, T, d_h) -> (N, h, T, d_h), query head
+    i reading key/value head i // (h / h_kv).
+
+    Args:
+        fn: your repetition.
+        strict: raise AssertionError on failure instead of only printing it.
+    """
+    cases = [
+        _Case("the seed: 4 key heads for 12 query heads", (_randn(4, 4, 17, 64, seed=0), 12)),
+        _Case("2 key heads for 6 query heads, 3 tokens", (_randn(1, 2, 3, 4, seed=1), 6)),
+        _Case("one key head for all 4 (multi-query)", (_randn(2, 1, 5, 8, seed=2), 4)),
+        _Case("as many key heads as query heads: nothing to do", (_randn(2, 3, 5, 8, seed=3), 3)),
+    ]
+    wrong = [
+        ("repeat each key head in place, [k0, k0, k0, k1, k1, k1, ...] (repeat_interleave); "
+         "yours tiles them, [k0, k1, ..., k0, k1, ...], so neighbouring query heads read "
+         "different key heads",
+         lambda x, h: _repeat_kv(x, h, tile=True)),
+        ("repeat along the heads axis (dim 1 of (N, h_kv, T, d_h)); yours repeats the tokens",
+         lambda x, h: _repeat_kv(x, h, axis=2)),
+    ]
+    raised = []
+    return _run("check_repeat_kv", fn, cases, _repeat_kv, "each key head repeated in place",
+                wrong, raised, strict)
