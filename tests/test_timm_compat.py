@@ -512,19 +512,24 @@ def test_a_finding_reads_as_option_value_note_and_place():
     assert str(Finding("qk_norm", True, "blocks.0.attn")) == "qk_norm=True, at blocks.0.attn"
 
 
-def test_an_image_the_patches_do_not_tile_is_refused_by_both_converters():
-    """timm's convolution drops the last 4 pixels of a 20-pixel image cut into 8-pixel patches."""
+def test_an_image_the_patches_do_not_tile_is_refused_by_vitconfig_and_converted_by_chapter_18():
+    """timm's convolution drops the last 4 pixels of a 20-pixel image cut into 8-pixel patches:
+    chapter 10's ViTConfig refuses it, chapter 18's StemViT does the same as timm, and says so."""
     model = timm_vit.VisionTransformer(
         img_size=20, patch_size=8, embed_dim=16, depth=1, num_heads=2
-    )
+    ).eval()
     (finding,) = unsupported_timm_options(model)
     assert (finding.option, finding.value, finding.where) == ("img_size", (20, 20), "patch_embed")
-    for convert in (config_from_timm, from_timm):
-        with pytest.raises(
-            UnsupportedOptionError,
-            match=r"img_size=\(20, 20\) \(not divisible by patch_size \(8, 8\)",
-        ):
-            convert(model)
+    with pytest.raises(
+        UnsupportedOptionError,
+        match=r"img_size=\(20, 20\) \(not divisible by patch_size \(8, 8\)",
+    ):
+        config_from_timm(model)
+    ours = from_timm(model)
+    assert type(ours).__name__ == "StemViT" and ours.patch_embed.dropped == (4, 4)
+    x = torch.randn(2, 3, 20, 20)
+    with torch.no_grad():
+        assert torch.equal(ours(x), model(x))
 
 
 def test_every_unsupported_option_is_listed_at_once():

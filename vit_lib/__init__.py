@@ -21,7 +21,7 @@ from .pool import pool_tokens
 from .model import ViTConfig, VisionTransformer, PatchDropout, shape_trace
 from .timm_compat import (
     UnsupportedOptionError, Finding, unsupported_timm_options, config_from_timm, from_timm, to_timm,
-    timm_kwargs, compare_stages,
+    timm_kwargs, compare_stages, unsupported_options,
 )
 from .data import (
     Split, DataSplits, load_digits, Normalize, Resize, shift_images, RandomShift,
@@ -39,6 +39,10 @@ from .family import (
 )
 from .explorer import ExplorerModel, export_onnx, ink_bitmap, strokes_to_digit
 from .rope import Rope2d, patch_coords, rotate_pairs, apply_rope, RopeAttention
+from .eva import (
+    EvaConfig, EvaViT, EvaAttention, EvaBlock, SwiGLU, repeat_kv, StemConfig, StemViT,
+    CnnPatchEmbed, UntiledPatchEmbed,
+)
 
 # Names of command-line modules, imported on first use (PEP 562).
 _LAZY = {
@@ -93,6 +97,7 @@ __all__ = [
     "to_timm",
     "timm_kwargs",
     "compare_stages",
+    "unsupported_options",
     "Split",
     "DataSplits",
     "load_digits",
@@ -145,4 +150,14 @@ __all__ = [
     "rotate_pairs",
     "apply_rope",
     "RopeAttention",
+    "EvaConfig",
+    "EvaViT",
+    "EvaAttention",
+    "EvaBlock",
+    "SwiGLU",
+    "repeat_kv",
+    "StemConfig",
+    "StemViT",
+    "CnnPatchEmbed",
+    "UntiledPatchEmbed",
 ]
