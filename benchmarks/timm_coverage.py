@@ -6,17 +6,18 @@
 
 Every architecture that `timm.list_models(["vit_*", "deit_*"])` registers is built with
 `pretrained=False` on the `meta` device (no weights, no memory, no download) and asked
-`vit_lib.unsupported_family_options` (what neither the ViT of chapter 10 nor its family of
-chapter 15 expresses). An architecture *converts* when nothing is reported. The
+`vit_lib.unsupported_options` (what `from_timm` cannot convert: neither the ViT of chapter 10,
+nor its family of chapter 15, nor the EVA models of chapter 18). An architecture *converts*
+when nothing is reported. The
 blocking options are counted by name (an architecture with two blockers counts under both), and
 for each architecture that does not convert, the list is kept in the JSON output.
 
-With `--sample K`, for each option of the family (registers, layer scale, ...; "plain" for the
-2020 ViT) the K smallest convertible architectures that use it (by parameter count) are built
-for real on the CPU, with random weights at a trained-like scale, converted with `from_timm`, and
-compared with timm on a batch of 2 images in float32 (eval mode): the largest absolute
-difference of the logits must be at most 1e-5. The sample is the check that "converts" means
-"computes the same thing".
+With `--sample K`, for each option of the family or of EVA (registers, layer scale, rotation,
+...; "plain" for the 2020 ViT) the K smallest convertible architectures that use it (by
+parameter count) are built for real on the CPU, with random weights at a trained-like scale,
+converted with `from_timm`, and compared with timm on a batch of 2 images in float32 (eval
+mode): the largest absolute difference of the logits must be at most 1e-5. The sample is the
+check that "converts" means "computes the same thing".
 """
 
 from __future__ import annotations
@@ -39,11 +40,14 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from machine import import_timm  # noqa: E402  (benchmarks/machine.py)
 
 from vit_lib import (  # noqa: E402
+    EvaConfig,
     FamilyConfig,
     Finding,
-    family_config_from_timm,
+    StemConfig,
+    UntiledPatchEmbed,
+    ViTConfig,
     from_timm,
-    unsupported_family_options,
+    unsupported_options,
 )
 
 PATTERNS = ["vit_*", "deit_*"]
@@ -75,15 +79,40 @@ def build(name: str, device: str):
             return timm.create_model(name, pretrained=False)
 
 
+# EvaConfig's options: its fields beyond chapter 10's, and its positions
+EVA_FIELDS = ("pos_embed",) + tuple(
+    field for field in EvaConfig.__dataclass_fields__ if field not in ViTConfig.__dataclass_fields__
+)
+
+
 def options_used(name: str) -> list[str]:
-    """The family options that architecture `name` uses ("plain": none of them)."""
-    config, default = family_config_from_timm(build(name, "meta")), FamilyConfig()
+    """The options of the family, of EVA or of the stems that architecture `name` uses ("plain":
+    none of them). An EVA architecture's list starts with "eva" and names its numbers (register
+    count, temperatures, ...) without their values: one sample per kind of option, not per size."""
+    ours = from_timm(build(name, "meta"))
+    config = ours.config
+    if isinstance(config, EvaConfig):
+        fields, default = EVA_FIELDS, EvaConfig()
+    elif isinstance(config, StemConfig):
+        fields, default = (*FAMILY_FIELDS, "stem"), StemConfig()
+    elif isinstance(config, FamilyConfig):
+        fields, default = FAMILY_FIELDS, FamilyConfig()
+    else:
+        return ["plain"]  # chapter 10's ViTConfig
     used = [
         f"{field}={getattr(config, field)!r}"
-        for field in FAMILY_FIELDS
+        for field in fields
         if getattr(config, field) != getattr(default, field)
         and (field != "global_pool" or config.global_pool == "map")
     ]
+    if isinstance(getattr(ours, "patch_embed", None), UntiledPatchEmbed):
+        used.append("untiled img_size")
+    if isinstance(config, EvaConfig):
+        named = [
+            option if isinstance(getattr(config, option.split("=")[0]), (str, bool)) else option.split("=")[0]
+            for option in used
+        ]
+        return ["eva", *named]
     return used or ["plain"]
 
 
@@ -100,7 +129,7 @@ def survey() -> dict[str, list[Finding]]:
     found = {}
     for name in timm.list_models(PATTERNS):
         try:
-            found[name] = unsupported_family_options(build(name, "meta"))
+            found[name] = unsupported_options(build(name, "meta"))
         except Exception as err:  # an architecture timm itself cannot build here
             found[name] = [Finding("build error", type(err).__name__, "timm.create_model")]
     return found
@@ -115,7 +144,7 @@ def equality(name: str, seed: int = 0) -> float:
         parameter.normal_(0, 0.02 if parameter.dim() > 1 else 0.1)
     ours = from_timm(reference)
     size = reference.patch_embed.img_size
-    x = torch.randn(2, reference.patch_embed.proj.in_channels, *size)
+    x = torch.randn(2, ours.config.in_chans, *size)
     return (ours(x) - reference(x)).abs().max().item()
 
 
