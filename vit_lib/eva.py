@@ -440,15 +440,18 @@ class EvaViT(VisionTransformer):
 # --- chapters/18_eva.md, cell 28 ---
 from types import SimpleNamespace  # noqa: E402
 
-from vit_lib.family import _activation_name, _copy_switches, module_differences  # noqa: E402
+from vit_lib.family import (  # noqa: E402
+    _activation_name,
+    copy_of,
+    module_differences,
+    rebuild_findings,
+)
 from vit_lib.timm_compat import (  # noqa: E402  (the converter of chapter 11)
     CONVERTERS,
     Converter,
     Finding,
-    UnsupportedOptionError,
     _import_timm,
     _is_identity,
-    load_exact,
     refuse,
     timm_config_fields,
 )
@@ -532,7 +535,7 @@ def _read_eva_config(model: nn.Module) -> EvaConfig:
     )
 
 
-# --- chapters/18_eva.md, cell 29 ---
+# --- chapters/18_eva.md, cell 30 ---
 def unsupported_eva_options(model: nn.Module) -> list[Finding]:
     """What an `EvaConfig` cannot express in a timm `Eva` model, one `Finding` per option;
     empty: it converts."""
@@ -582,17 +585,15 @@ def unsupported_eva_options(model: nn.Module) -> list[Finding]:
               "attn_pool", type(pool).__name__, "attn_pool",
               "an attention pool other than AttentionPoolLatent with timm's defaults")
     if not problems:                                     # the last word: timm rebuilds it
-        try:
-            config = _read_eva_config(model)
-            with torch.device("meta"):                   # no memory, no initialisation cost
-                twin = eva.Eva(**eva_timm_kwargs(config))
-            differences = module_differences(model, twin)
-        except (UnsupportedOptionError, ValueError) as err:
-            differences = [str(err)]
-        if differences:
-            check(False, "rebuild", differences[0], "the model",
-                  "a setting EvaConfig does not rebuild")
+        return rebuild_findings(lambda: module_differences(model, _on_meta(
+            lambda: eva.Eva(**eva_timm_kwargs(_read_eva_config(model))))), "EvaConfig")
     return list(problems.values())
+
+
+def _on_meta(build: Callable[[], nn.Module]) -> nn.Module:
+    """`build()` on the meta device: no memory, no initialisation cost."""
+    with torch.device("meta"):
+        return build()
 
 
 def eva_config_from_timm(model: nn.Module) -> EvaConfig:
@@ -639,25 +640,13 @@ def eva_timm_kwargs(config: EvaConfig) -> dict:
 def eva_from_timm(model: nn.Module) -> EvaViT:
     """Our `EvaViT` computing what the timm `Eva` model computes, its weights copied exactly."""
     config = eva_config_from_timm(model)
-    like = next(model.parameters())
-    with torch.device(like.device):            # a meta model's copy is built on meta, no CPU
-        ours = EvaViT(config)
-    ours = ours.to(dtype=like.dtype)
-    _copy_switches(model, ours)
-    load_exact(ours, model.state_dict(), "timm")
-    return ours.train(model.training)
+    return copy_of(model, lambda: EvaViT(config), "timm")       # chapter 15's copier
 
 
 def eva_to_timm(model: EvaViT) -> nn.Module:
     """A timm `Eva` model computing what our `EvaViT` computes, its weights copied exactly."""
     eva, _ = _import_eva()
-    like = next(model.parameters())
-    with torch.device(like.device):
-        reference = eva.Eva(**eva_timm_kwargs(model.config))
-    _copy_switches(model, reference)
-    reference = reference.to(dtype=like.dtype)
-    load_exact(reference, model.state_dict(), "vit_lib")
-    return reference.train(model.training)
+    return copy_of(model, lambda: eva.Eva(**eva_timm_kwargs(model.config)), "vit_lib")
 
 
 # chapter 11's from_timm and to_timm hand timm's Eva models to these
@@ -665,7 +654,7 @@ CONVERTERS.append(Converter(accepts=_is_eva, config_type=EvaConfig, from_timm=ev
                             to_timm=eva_to_timm, unsupported=unsupported_eva_options))
 
 
-# --- chapters/18_eva.md, cell 35 ---
+# --- chapters/18_eva.md, cell 36 ---
 def _resnetv2(layers: tuple[int, ...]):
     """ResNet-v2 as timm's hybrid ViTs use it: standardised 'same' convolutions, no pre-activation;
     with no layers, only its stem. timm is imported when a stem is built, not before."""
@@ -779,7 +768,7 @@ def untiled_message(img_size: tuple[int, int], patch_size: tuple[int, int]) -> s
             "seen (as in timm)")
 
 
-# --- chapters/18_eva.md, cell 39 ---
+# --- chapters/18_eva.md, cell 40 ---
 @dataclass
 class StemConfig(FamilyConfig):
     """A `FamilyConfig` with another stem: one of timm's CNNs (`STEMS`) before the patches, or
@@ -827,7 +816,7 @@ class StemViT(FamilyViT):
         return kind(img, patch, cfg.in_chans, cfg.embed_dim, bias=not cfg.pre_norm)
 
 
-# --- chapters/18_eva.md, cell 41 ---
+# --- chapters/18_eva.md, cell 42 ---
 from vit_lib.family import (  # noqa: E402
     _is_timm_vit,
     _read_family_config,
@@ -886,41 +875,29 @@ def unsupported_stem_options(model: nn.Module) -> list[Finding]:
                              "patch_embed.backbone", "a CNN stem not in vit_lib.eva.STEMS"))
     if found:
         return found
-    try:
-        config = _read_family_config(model, StemConfig)
-        config = replace(config, stem=stem)
-        with torch.device("meta"):
-            twin = _import_timm()[0].VisionTransformer(**stem_timm_kwargs(config))
-        differences = module_differences(model, twin)
-    except (UnsupportedOptionError, ValueError) as err:
-        differences = [str(err)]
-    return [Finding("rebuild", differences[0], "the model",
-                    "a setting StemConfig does not rebuild")] if differences else []
+
+    def twin() -> nn.Module:
+        config = replace(_read_family_config(model, StemConfig), stem=stem)
+        return _import_timm()[0].VisionTransformer(**stem_timm_kwargs(config))
+    return rebuild_findings(lambda: module_differences(model, _on_meta(twin)), "StemConfig")
 
 
 def stem_from_timm(model: nn.Module) -> StemViT:
     """Our `StemViT` computing what the timm ViT computes, its weights copied exactly."""
     refuse(unsupported_stem_options(model), "vit_lib's StemConfig (chapter 18)")
     config = replace(_read_family_config(model, StemConfig), stem=_stem_of(model))
-    like = next(model.parameters())
-    with torch.device(like.device), warnings.catch_warnings():
-        warnings.simplefilter("ignore")                  # the untiled pixels: timm's choice
-        ours = StemViT(config)
-    ours = ours.to(dtype=like.dtype)
-    _copy_switches(model, ours)
-    load_exact(ours, model.state_dict(), "timm")
-    return ours.train(model.training)
+
+    def build() -> StemViT:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")              # the untiled pixels: timm's choice
+            return StemViT(config)
+    return copy_of(model, build, "timm")
 
 
 def stem_to_timm(model: StemViT) -> nn.Module:
     """A timm `VisionTransformer` computing what our `StemViT` computes, weights copied exactly."""
-    like = next(model.parameters())
-    with torch.device(like.device):
-        reference = _import_timm()[0].VisionTransformer(**stem_timm_kwargs(model.config))
-    _copy_switches(model, reference)
-    reference = reference.to(dtype=like.dtype)
-    load_exact(reference, model.state_dict(), "vit_lib")
-    return reference.train(model.training)
+    vt = _import_timm()[0]
+    return copy_of(model, lambda: vt.VisionTransformer(**stem_timm_kwargs(model.config)), "vit_lib")
 
 
 # before chapter 15's converter, which accepts every timm VisionTransformer

@@ -782,14 +782,20 @@ def unsupported_family_options(model: nn.Module) -> list[Finding]:
               "attn_pool", type(pool).__name__, "attn_pool",
               "an attention pool other than AttentionPoolLatent with timm's defaults")
     if not problems:                                     # the last word: timm rebuilds it
-        try:
-            differences = rebuild_differences(model, _read_family_config(model))
-        except (UnsupportedOptionError, ValueError) as err:
-            differences = [str(err)]
-        if differences:
-            check(False, "rebuild", differences[0], "the model",
-                  "a setting the family does not rebuild")
+        return rebuild_findings(
+            lambda: rebuild_differences(model, _read_family_config(model)), "the family")
     return list(problems.values())
+
+
+def rebuild_findings(differences: Callable[[], list[str]], what: str) -> list[Finding]:
+    """timm's last word on a conversion: `differences()` lists where the model timm builds from
+    the configuration read off a model differs from it; a 'rebuild' `Finding` names the first."""
+    try:
+        found = differences()
+    except (UnsupportedOptionError, ValueError) as err:  # the configuration itself is refused
+        found = [str(err)]
+    return [Finding("rebuild", found[0], "the model",
+                    f"a setting {what} does not rebuild")] if found else []
 
 
 def family_config_from_timm(model: nn.Module) -> FamilyConfig:
@@ -807,16 +813,22 @@ def _copy_switches(source: nn.Module, target: nn.Module) -> None:
             module.fused_attn = bool(twin.fused_attn)
 
 
+def copy_of(model: nn.Module, build: Callable[[], nn.Module], source: str) -> nn.Module:
+    """`build()` (the other library's twin of `model`) made on `model`'s device, in its dtype,
+    mode and attention switches, with `model`'s weights copied in exactly."""
+    like = next(model.parameters())
+    with torch.device(like.device):            # a meta model's copy is built on meta, no CPU
+        twin = build()
+    twin = twin.to(dtype=like.dtype)
+    _copy_switches(model, twin)
+    load_exact(twin, model.state_dict(), source)
+    return twin.train(model.training)
+
+
 def family_from_timm(model: nn.Module) -> FamilyViT:
     """Our `FamilyViT` computing what the timm `model` computes, its weights copied exactly."""
     config = family_config_from_timm(model)
-    like = next(model.parameters())
-    with torch.device(like.device):            # a meta model's copy is built on meta, no CPU
-        ours = FamilyViT(config)
-    ours = ours.to(dtype=like.dtype)
-    _copy_switches(model, ours)
-    load_exact(ours, model.state_dict(), "timm")
-    return ours.train(model.training)
+    return copy_of(model, lambda: FamilyViT(config), "timm")
 
 
 def family_timm_kwargs(config: FamilyConfig) -> dict:
@@ -845,13 +857,7 @@ def family_to_timm(model: FamilyViT) -> nn.Module:
     from timm.models.deit import VisionTransformerDistilled
 
     kind = VisionTransformerDistilled if model.config.distilled else vt.VisionTransformer
-    like = next(model.parameters())
-    with torch.device(like.device):
-        reference = kind(**family_timm_kwargs(model.config))
-    _copy_switches(model, reference)
-    reference = reference.to(dtype=like.dtype)
-    load_exact(reference, model.state_dict(), "vit_lib")
-    return reference.train(model.training)
+    return copy_of(model, lambda: kind(**family_timm_kwargs(model.config)), "vit_lib")
 
 
 def _is_timm_vit(model: nn.Module) -> bool:
