@@ -28,6 +28,7 @@ from torch import nn
 
 from vit_lib.attention import merge_heads
 from vit_lib.family import AttentionPool, FamilyConfig, FamilyViT, GluMlp, make_mlp, make_norm
+from vit_lib.mlp import Mlp
 from vit_lib.model import VisionTransformer, ViTConfig
 from vit_lib.norm import NORM_EPS
 from vit_lib.patch_embed import PatchEmbed, check_images, to_2tuple
@@ -41,7 +42,8 @@ from vit_lib.tokens import add_pos_embed
 __all__ = ["EvaConfig", "EvaViT", "EvaAttention", "EvaBlock", "SwiGLU", "repeat_kv",
            "StemConfig", "StemViT", "CnnPatchEmbed", "UntiledPatchEmbed"]
 
-QKV_LAYOUTS = ("fused", "eva", "separate")   # one qkv with its bias; EVA's q/v bias; q_proj, ...
+# one qkv with its bias; EVA's q/v bias; q_proj, k_proj, v_proj; the same, keys without a bias
+QKV_LAYOUTS = ("fused", "eva", "separate", "eva_separate")
 EVA_MLPS = ("mlp", "glu", "swiglu")          # chapter 7's; packed SwiGLU; SwiGLU in two matrices
 
 
@@ -67,6 +69,9 @@ def check_eva_options(config: "EvaConfig") -> None:
     if len(kv_heads) != config.depth:
         raise ValueError(f"num_kv_heads gives {len(kv_heads)} values for depth {config.depth}; "
                          "give one per block, or one number for all")
+    if config.scale_mlp and config.mlp_layer == "glu":
+        raise ValueError("scale_mlp=True normalises SwiGLU's hidden features, which timm builds "
+                         "in two matrices: use mlp_layer='swiglu', not 'glu'")
     for i, h_kv in enumerate(kv_heads):
         if h_kv < 1 or config.num_heads % h_kv:
             raise ValueError(f"block {i}: num_kv_heads {h_kv} does not divide num_heads "
@@ -109,6 +114,8 @@ class EvaConfig(ViTConfig):
     norm_layer: str = "layernorm"       # or 'rmsnorm', for every norm of the model
     qkv_layout: str = "fused"           # 'fused': qkv; 'eva': qkv, q_bias, v_bias; 'separate'
     qk_norm: bool = False               # a norm on each head's queries and keys
+    scale_attn_inner: bool = False      # a norm on the merged heads, before proj (EVA-02 CLIP)
+    scale_mlp: bool = False             # a norm on the MLP's hidden features (EVA-02)
     num_kv_heads: int | tuple[int, ...] | None = None   # key/value heads, per block or for all
     rope: str = "axial"                 # rope_type: 'axial' ('cat'), 'dinov3', 'mixed'
     rope_temperature: float | None = None   # None: 10,000 (axial), 100 (DINOv3), 10 (mixed)
@@ -180,16 +187,16 @@ class EvaAttention(nn.Module):
                  num_kv_heads: int | None = None, norm_layer: str = "layernorm",
                  norm_eps: float = NORM_EPS, num_prefix_tokens: int = 1,
                  rotate_half: bool = False, attn_drop: float = 0.0, proj_drop: float = 0.0,
-                 fused_attn: bool = True) -> None:
+                 fused_attn: bool = True, scale_norm: bool = False) -> None:
         super().__init__()
         self.num_heads, self.head_dim = num_heads, head_dim or dim // num_heads
         self.num_kv_heads = num_kv_heads or num_heads
         self.num_prefix_tokens, self.rotate_half = num_prefix_tokens, rotate_half
         self.layout, self.fused_attn = layout, fused_attn
         inner, kv_inner = num_heads * self.head_dim, self.num_kv_heads * self.head_dim
-        if layout == "separate":
+        if layout in ("separate", "eva_separate"):
             self.q_proj = nn.Linear(dim, inner, bias=qkv_bias)
-            self.k_proj = nn.Linear(dim, kv_inner, bias=qkv_bias)
+            self.k_proj = nn.Linear(dim, kv_inner, bias=qkv_bias and layout == "separate")
             self.v_proj = nn.Linear(dim, kv_inner, bias=qkv_bias)
         else:
             self.qkv = nn.Linear(dim, 3 * inner, bias=qkv_bias and layout == "fused")
@@ -200,13 +207,14 @@ class EvaAttention(nn.Module):
         norm = (lambda: make_norm(norm_layer, self.head_dim, norm_eps)) if qk_norm else nn.Identity
         self.q_norm, self.k_norm = norm(), norm()
         self.attn_drop = nn.Dropout(attn_drop)
+        self.norm = make_norm(norm_layer, inner, norm_eps) if scale_norm else nn.Identity()
         self.proj = nn.Linear(inner, dim)
         self.proj_drop = nn.Dropout(proj_drop)
 
     def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Tokens (N, T, D) -> q (N, h, T, d_h), k and v (N, h_kv, T, d_h)."""
         n, t, _ = x.shape
-        if self.layout == "separate":
+        if self.layout in ("separate", "eva_separate"):
             q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)   # k, v: (N, T, h_kv*d_h)
         else:
             bias = self.qkv.bias
@@ -237,7 +245,7 @@ class EvaAttention(nn.Module):
             out, weights = explicit_attention(q, k, v, self.attn_drop)
         record(Stage.WEIGHTED_VALUES, out)
         out = record(Stage.MERGE_HEADS, merge_heads(out))                       # (N, T, h*d_h)
-        out = self.proj_drop(self.proj(out))                                    # (N, T, D)
+        out = self.proj_drop(self.proj(self.norm(out)))                         # (N, T, D)
         return (out, weights) if return_attention else out
 
 
@@ -248,7 +256,8 @@ class SwiGLU(nn.Module):
     The hidden width is rounded up to a multiple of `align_to` (DINOv3: 8; its 7B: 64).
     """
 
-    def __init__(self, dim: int, hidden: int, align_to: int = 0, drop: float = 0.0) -> None:
+    def __init__(self, dim: int, hidden: int, align_to: int = 0, drop: float = 0.0,
+                 norm: Callable[[int], nn.Module] | None = None) -> None:
         super().__init__()
         if align_to:
             hidden += -hidden % align_to                 # 2730 -> 2736 for align_to=8
@@ -256,11 +265,12 @@ class SwiGLU(nn.Module):
         self.fc1_x = nn.Linear(dim, hidden)              # the value
         self.act = nn.SiLU()
         self.drop1 = nn.Dropout(drop)
+        self.norm = norm(hidden) if norm else nn.Identity()   # EVA-02's scale_mlp
         self.fc2 = nn.Linear(hidden, dim)
         self.drop2 = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.drop1(self.act(self.fc1_g(x)) * self.fc1_x(x))             # (N, T, D_ff)
+        x = self.norm(self.drop1(self.act(self.fc1_g(x)) * self.fc1_x(x)))  # (N, T, D_ff)
         return self.drop2(self.fc2(x))                                       # (N, T, D)
 
 
@@ -271,9 +281,26 @@ def eva_mlp(cfg: "EvaConfig") -> nn.Module:
     dim, hidden = cfg.embed_dim, int(cfg.embed_dim * cfg.mlp_ratio)
     if cfg.mlp_layer == "glu":
         return GluMlp(dim, 2 * hidden, "silu", cfg.drop_rate)
+    norm = functools.partial(make_norm, cfg.norm_layer, eps=cfg.norm_eps) if cfg.scale_mlp else None
     if cfg.mlp_layer == "swiglu":
-        return SwiGLU(dim, hidden, cfg.swiglu_align_to, cfg.drop_rate)
+        return SwiGLU(dim, hidden, cfg.swiglu_align_to, cfg.drop_rate, norm)
+    if norm:
+        return NormMlp(dim, hidden, norm, drop=cfg.drop_rate)
     return make_mlp("mlp", dim, hidden, "gelu", cfg.drop_rate)
+
+
+class NormMlp(Mlp):
+    """Chapter 7's MLP with a norm on its hidden features, before fc2 (EVA-02's `scale_mlp`,
+    after NormFormer)."""
+
+    def __init__(self, dim: int, hidden: int, norm: Callable[[int], nn.Module], *,
+                 drop: float = 0.0) -> None:
+        super().__init__(dim, hidden, drop=drop)
+        self.norm = norm(hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm(self.drop1(self.act(self.fc1(x))))                    # (N, T, D_ff)
+        return self.drop2(self.fc2(x))                                       # (N, T, D)
 
 
 class EvaBlock(nn.Module):
@@ -287,6 +314,7 @@ class EvaBlock(nn.Module):
         self.attn = EvaAttention(
             dim, cfg.num_heads, head_dim=cfg.head_dim, qkv_bias=cfg.qkv_bias,
             layout=cfg.qkv_layout, qk_norm=cfg.qk_norm, num_kv_heads=num_kv_heads,
+            scale_norm=cfg.scale_attn_inner,
             norm_layer=cfg.norm_layer, norm_eps=cfg.norm_eps,
             num_prefix_tokens=cfg.num_prefix_tokens, rotate_half=cfg.rope_rotate_half,
             attn_drop=cfg.attn_drop_rate, proj_drop=cfg.drop_rate, fused_attn=cfg.fused_attn)
@@ -490,9 +518,11 @@ def _read_eva_config(model: nn.Module) -> EvaConfig:
     """The `EvaConfig` a timm `Eva` model's modules describe, read without checking them."""
     block, rope = model.blocks[0], model.rope
     attn, mlp = block.attn, block.mlp
-    layout = ("separate" if attn.qkv is None
-              else "eva" if type(attn).__name__ == "EvaAttention" else "fused")
+    eva_kind = type(attn).__name__ == "EvaAttention"
+    layout = ("eva_separate" if attn.qkv is None and eva_kind else "separate" if attn.qkv is None
+              else "eva" if eva_kind else "fused")
     qkv_bias = {"separate": lambda: attn.q_proj.bias is not None,
+                "eva_separate": lambda: attn.q_proj.bias is not None,
                 "eva": lambda: attn.q_bias is not None,
                 "fused": lambda: attn.qkv.bias is not None}[layout]()
     kind = _eva_mlp_kind(mlp)
@@ -520,6 +550,8 @@ def _read_eva_config(model: nn.Module) -> EvaConfig:
         mlp_layer=kind or type(mlp).__name__,
         norm_layer="rmsnorm" if type(block.norm1).__name__ == "RmsNorm" else "layernorm",
         qkv_layout=layout, qk_norm=not _is_identity(attn.q_norm),
+        scale_attn_inner=not _is_identity(attn.norm),
+        scale_mlp=not _is_identity(getattr(mlp, "norm", None)),
         num_kv_heads=None if set(kv_heads) == {attn.num_heads} else kv_heads,
         rope=rope_kind, rope_temperature=float(rope.temperature),
         rope_rotate_half=bool(getattr(rope, "rotate_half", False)),
@@ -570,11 +602,7 @@ def unsupported_eva_options(model: nn.Module) -> list[Finding]:
             continue
         attn, mlp = block.attn, block.mlp
         check(_eva_mlp_kind(mlp) is not None, "mlp_layer", type(mlp).__name__, f"{where}.mlp")
-        check(_is_identity(getattr(mlp, "norm", None)), "scale_mlp", True, f"{where}.mlp")
-        check(_is_identity(attn.norm), "scale_attn_inner", True, f"{where}.attn")
         check(getattr(attn, "gate", None) is None, "gated_attn", True, f"{where}.attn")
-        check(not (type(attn) is eva.EvaAttention and attn.qkv is None), "qkv_fused", False,
-              f"{where}.attn", "EvaAttention's separate q, k, v (keys without a bias)")
         check(type(attn) is not eva.EvaAttention or not attn.qkv_bias_separate,
               "qkv_bias_separate", True, f"{where}.attn")
     if model.global_pool == "map":
@@ -613,8 +641,9 @@ def eva_timm_kwargs(config: EvaConfig) -> dict:
         num_classes=config.num_classes, global_pool=config.global_pool,
         embed_dim=config.embed_dim, depth=config.depth, num_heads=config.num_heads,
         num_kv_heads=config.num_kv_heads, qkv_bias=config.qkv_bias,
-        qkv_fused=config.qkv_layout != "separate", qk_norm=config.qk_norm,
-        attn_type="eva" if config.qkv_layout == "eva" else "rope",
+        qkv_fused=config.qkv_layout in ("fused", "eva"), qk_norm=config.qk_norm,
+        attn_type="eva" if config.qkv_layout in ("eva", "eva_separate") else "rope",
+        scale_attn_inner=config.scale_attn_inner, scale_mlp=config.scale_mlp,
         mlp_ratio=config.mlp_ratio, swiglu_mlp=config.mlp_layer != "mlp",
         # timm builds SwiGLU in two matrices only when it rounds; rounding to 1 changes nothing
         swiglu_align_to=(config.swiglu_align_to or 1) if config.mlp_layer == "swiglu" else 0,
@@ -654,7 +683,7 @@ CONVERTERS.append(Converter(accepts=_is_eva, config_type=EvaConfig, from_timm=ev
                             to_timm=eva_to_timm, unsupported=unsupported_eva_options))
 
 
-# --- chapters/18_eva.md, cell 36 ---
+# --- chapters/18_eva.md, cell 38 ---
 def _resnetv2(layers: tuple[int, ...]):
     """ResNet-v2 as timm's hybrid ViTs use it: standardised 'same' convolutions, no pre-activation;
     with no layers, only its stem. timm is imported when a stem is built, not before."""
@@ -768,7 +797,7 @@ def untiled_message(img_size: tuple[int, int], patch_size: tuple[int, int]) -> s
             "seen (as in timm)")
 
 
-# --- chapters/18_eva.md, cell 40 ---
+# --- chapters/18_eva.md, cell 42 ---
 @dataclass
 class StemConfig(FamilyConfig):
     """A `FamilyConfig` with another stem: one of timm's CNNs (`STEMS`) before the patches, or
@@ -816,7 +845,7 @@ class StemViT(FamilyViT):
         return kind(img, patch, cfg.in_chans, cfg.embed_dim, bias=not cfg.pre_norm)
 
 
-# --- chapters/18_eva.md, cell 42 ---
+# --- chapters/18_eva.md, cell 44 ---
 from vit_lib.family import (  # noqa: E402
     _is_timm_vit,
     _read_family_config,
