@@ -27,7 +27,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from vit_lib.attention import merge_heads
-from vit_lib.family import AttentionPool, FamilyConfig, FamilyViT, GluMlp, make_mlp, make_norm
+from vit_lib.family import (
+    AttentionPool,
+    FamilyConfig,
+    FamilyViT,
+    GluMlp,
+    make_mlp,
+    make_norm,
+    resample_pos_embed,
+)
 from vit_lib.mlp import Mlp
 from vit_lib.model import VisionTransformer, ViTConfig
 from vit_lib.norm import NORM_EPS
@@ -414,7 +422,6 @@ class EvaViT(VisionTransformer):
         x = record(Stage.PATCH_EMBED, pe.proj(x).flatten(2).transpose(1, 2))   # (N, L, D)
         pos_embed = self.pos_embed
         if pos_embed is not None and grid != pe.grid_size:          # dynamic_img_size only
-            from vit_lib.family import resample_pos_embed
             in_table = 0 if cfg.no_embed_class else self.num_prefix_tokens
             pos_embed = resample_pos_embed(pos_embed, grid, pe.grid_size, in_table)
         prefix = [token.expand(x.shape[0], -1, -1)
@@ -807,7 +814,7 @@ class StemConfig(FamilyConfig):
 
     def __post_init__(self) -> None:
         img, patch = to_2tuple(self.img_size), to_2tuple(self.patch_size)
-        per_token = (STEMS[self.stem].stride if self.stem in STEMS else 1)
+        per_token = STEMS[self.stem].stride if self.stem in STEMS else 1
         tiled = tuple(s - s % (p * per_token) for s, p in zip(img, patch))
         if self.stem not in ("patches", *STEMS):
             raise ValueError(f"unknown stem {self.stem!r}; expected 'patches' or one of "
